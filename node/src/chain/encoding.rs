@@ -1,0 +1,197 @@
+//! Canonical byte encodings of everything hashed or signed. These are ours, fixed-width and
+//! big-endian, independent of protobuf: a received value is decoded, then re-encoded here before
+//! any hash is computed, so two encodings of the same value can never hash differently.
+//! `docs/PROTOCOL.md` gives the same layouts in prose.
+
+use sha3::{Digest, Keccak256};
+
+use super::types::{Address, Block, Hash, Header, PublicKey, Signature, Transaction};
+
+/// Domain tag prefixed to a transaction's signing message.
+pub const TX_DOMAIN: &[u8] = b"LUXTENSOR/TX/V1";
+/// Domain tag prefixed to a header hash before the producer signs it.
+pub const HEADER_DOMAIN: &[u8] = b"LUXTENSOR/HEADER/V1";
+/// Domain tag of the genesis configuration hash.
+pub const GENESIS_DOMAIN: &[u8] = b"LUXTENSOR/GENESIS/V1";
+
+/// Length of an unsigned transaction body.
+pub const TX_BODY_LEN: usize = 8 + 32 + 8 + 20 + 8 + 8;
+/// Length of a full transaction encoding.
+pub const TX_LEN: usize = TX_BODY_LEN + 64;
+/// Length of an unsigned header encoding.
+pub const HEADER_UNSIGNED_LEN: usize = 8 + 8 + 32 + 8 + 32 + 4 + 32 + 32;
+/// Length of a full header encoding.
+pub const HEADER_LEN: usize = HEADER_UNSIGNED_LEN + 64;
+
+/// A stored encoding that does not parse.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    /// Wrong total length.
+    #[error("{what}: expected {expected} bytes, got {got}")]
+    Length {
+        /// What was being decoded.
+        what: &'static str,
+        /// Bytes required.
+        expected: usize,
+        /// Bytes given.
+        got: usize,
+    },
+}
+
+/// keccak256.
+pub fn keccak256(data: &[u8]) -> Hash {
+    Keccak256::digest(data).into()
+}
+
+/// Address bytes of a public key: keccak256(key)[12..32].
+pub fn address_of(public_key: &[u8; 32]) -> [u8; 20] {
+    let digest = keccak256(public_key);
+    let mut out = [0u8; 20];
+    out.copy_from_slice(&digest[12..]);
+    out
+}
+
+fn put_tx_body(out: &mut Vec<u8>, tx: &Transaction) {
+    out.extend_from_slice(&tx.chain_id.to_be_bytes());
+    out.extend_from_slice(&tx.sender.0);
+    out.extend_from_slice(&tx.nonce.to_be_bytes());
+    out.extend_from_slice(&tx.recipient.0);
+    out.extend_from_slice(&tx.amount.to_be_bytes());
+    out.extend_from_slice(&tx.fee.to_be_bytes());
+}
+
+/// `TX_DOMAIN || chain_id || sender || nonce || recipient || amount || fee`.
+pub fn tx_signing_message(tx: &Transaction) -> Vec<u8> {
+    let mut out = Vec::with_capacity(TX_DOMAIN.len() + TX_BODY_LEN);
+    out.extend_from_slice(TX_DOMAIN);
+    put_tx_body(&mut out, tx);
+    out
+}
+
+/// The full transaction encoding: body then signature ([`TX_LEN`] bytes).
+pub fn encode_tx(tx: &Transaction) -> Vec<u8> {
+    let mut out = Vec::with_capacity(TX_LEN);
+    put_tx_body(&mut out, tx);
+    out.extend_from_slice(&tx.signature.0);
+    out
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl Reader<'_> {
+    fn take<const N: usize>(&mut self) -> [u8; N] {
+        let (head, rest) = self.bytes.split_at(N);
+        self.bytes = rest;
+        head.try_into().expect("length checked by caller")
+    }
+    fn u64(&mut self) -> u64 {
+        u64::from_be_bytes(self.take())
+    }
+    fn u32(&mut self) -> u32 {
+        u32::from_be_bytes(self.take())
+    }
+}
+
+fn check_len(what: &'static str, bytes: &[u8], expected: usize) -> Result<(), DecodeError> {
+    if bytes.len() == expected {
+        Ok(())
+    } else {
+        Err(DecodeError::Length {
+            what,
+            expected,
+            got: bytes.len(),
+        })
+    }
+}
+
+/// Decodes [`encode_tx`]'s output.
+pub fn decode_tx(bytes: &[u8]) -> Result<Transaction, DecodeError> {
+    check_len("transaction", bytes, TX_LEN)?;
+    let mut r = Reader { bytes };
+    Ok(Transaction {
+        chain_id: r.u64(),
+        sender: PublicKey(r.take()),
+        nonce: r.u64(),
+        recipient: Address(r.take()),
+        amount: r.u64(),
+        fee: r.u64(),
+        signature: Signature(r.take()),
+    })
+}
+
+/// `chain_id || height || parent || timestamp || tx_root || tx_count || state_root || producer`.
+pub fn encode_header_unsigned(h: &Header) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER_LEN);
+    out.extend_from_slice(&h.chain_id.to_be_bytes());
+    out.extend_from_slice(&h.height.to_be_bytes());
+    out.extend_from_slice(&h.parent_hash);
+    out.extend_from_slice(&h.timestamp_ms.to_be_bytes());
+    out.extend_from_slice(&h.tx_root);
+    out.extend_from_slice(&h.tx_count.to_be_bytes());
+    out.extend_from_slice(&h.state_root);
+    out.extend_from_slice(&h.producer.0);
+    out
+}
+
+/// The unsigned encoding followed by the signature ([`HEADER_LEN`] bytes); what storage keeps.
+pub fn encode_header(h: &Header) -> Vec<u8> {
+    let mut out = encode_header_unsigned(h);
+    out.extend_from_slice(&h.signature.0);
+    out
+}
+
+/// Decodes [`encode_header`]'s output.
+pub fn decode_header(bytes: &[u8]) -> Result<Header, DecodeError> {
+    check_len("header", bytes, HEADER_LEN)?;
+    let mut r = Reader { bytes };
+    Ok(Header {
+        chain_id: r.u64(),
+        height: r.u64(),
+        parent_hash: r.take(),
+        timestamp_ms: r.u64(),
+        tx_root: r.take(),
+        tx_count: r.u32(),
+        state_root: r.take(),
+        producer: PublicKey(r.take()),
+        signature: Signature(r.take()),
+    })
+}
+
+/// `HEADER_DOMAIN || header_hash`: what a producer signs.
+pub fn header_signing_message(hash: &Hash) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER_DOMAIN.len() + 32);
+    out.extend_from_slice(HEADER_DOMAIN);
+    out.extend_from_slice(hash);
+    out
+}
+
+/// A body: the concatenated transaction encodings.
+pub fn encode_body(txs: &[Transaction]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(txs.len() * TX_LEN);
+    for tx in txs {
+        out.extend_from_slice(&encode_tx(tx));
+    }
+    out
+}
+
+/// Decodes [`encode_body`]'s output.
+pub fn decode_body(bytes: &[u8]) -> Result<Vec<Transaction>, DecodeError> {
+    if bytes.len() % TX_LEN != 0 {
+        return Err(DecodeError::Length {
+            what: "body",
+            expected: bytes.len() / TX_LEN * TX_LEN,
+            got: bytes.len(),
+        });
+    }
+    bytes.chunks_exact(TX_LEN).map(decode_tx).collect()
+}
+
+/// Re-assembles a block from its stored parts.
+pub fn decode_block(header: &[u8], body: &[u8]) -> Result<Block, DecodeError> {
+    Ok(Block {
+        header: decode_header(header)?,
+        transactions: decode_body(body)?,
+    })
+}

@@ -1,0 +1,186 @@
+//! Command-line interface (clap derive; every flag can also come from an environment variable).
+//! `run` starts a node; `keys`, `genesis` make files; `status`, `block`, `account`, `health` are
+//! gRPC clients that print readable output; `testnet` drives a multi-node scenario.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::sync::Misbehave;
+
+/// LuxTensor node.
+#[derive(Debug, Parser)]
+#[command(
+    name = "luxtensor",
+    version,
+    about = "LuxTensor blockchain node and testnet tools"
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a node.
+    Run(Box<RunArgs>),
+    /// Key files.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Genesis files.
+    #[command(subcommand)]
+    Genesis(GenesisCommand),
+    /// Print a node's chain status.
+    Status(ClientArgs),
+    /// Print a block by height or hash.
+    Block(BlockArgs),
+    /// Print an account's balance and nonce.
+    Account(AccountArgs),
+    /// Exit 0 when the node's gRPC health check says SERVING (for Docker HEALTHCHECK).
+    Health(ClientArgs),
+}
+
+/// `run` flags.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// RocksDB data directory (created if missing).
+    #[arg(long, env = "LUXTENSOR_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// gRPC listen address.
+    #[arg(long, env = "LUXTENSOR_LISTEN", default_value = "0.0.0.0:50051")]
+    pub listen: SocketAddr,
+    /// Address other nodes use to reach this one (host:port); defaults to the listen address
+    /// when it names a specific IP.
+    #[arg(long, env = "LUXTENSOR_ADVERTISE")]
+    pub advertise: Option<String>,
+    /// Genesis JSON file.
+    #[arg(long, env = "LUXTENSOR_GENESIS")]
+    pub genesis: PathBuf,
+    /// Validator key file; without it the node only follows.
+    #[arg(long, env = "LUXTENSOR_VALIDATOR_KEY")]
+    pub validator_key: Option<PathBuf>,
+    /// Bootstrap peers (host:port), comma-separated or repeated.
+    #[arg(long = "peer", env = "LUXTENSOR_PEERS", value_delimiter = ',')]
+    pub peers: Vec<String>,
+    /// Block interval for a validator (e.g. 1s, 250ms); 0 produces only on demand.
+    #[arg(long, env = "LUXTENSOR_BLOCK_INTERVAL", default_value = "0", value_parser = parse_duration)]
+    pub block_interval: std::time::Duration,
+    /// Most transactions per block.
+    #[arg(long, env = "LUXTENSOR_MAX_BLOCK_TXS", default_value_t = 1000)]
+    pub max_block_txs: usize,
+    /// Most transactions in the mempool.
+    #[arg(long, env = "LUXTENSOR_MEMPOOL_LIMIT", default_value_t = 10_000)]
+    pub mempool_limit: usize,
+    /// Enables the control API; callers must send `authorization: Bearer <token>`.
+    #[arg(long, env = "LUXTENSOR_CONTROL_TOKEN")]
+    pub control_token: Option<String>,
+    /// How far (ms) a block timestamp may be ahead of local time.
+    #[arg(long, env = "LUXTENSOR_MAX_FUTURE_DRIFT_MS", default_value_t = 15_000)]
+    pub max_future_drift_ms: u64,
+    /// Serve corrupt sync data on purpose (testnets only).
+    #[arg(long, env = "LUXTENSOR_MISBEHAVE", value_enum)]
+    pub misbehave: Option<Misbehave>,
+    /// How long a misbehaving peer stays banned.
+    #[arg(long, env = "LUXTENSOR_BAN_DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub ban_duration: std::time::Duration,
+    /// Gap allowed between two messages of a peer's stream before it counts as stalled.
+    #[arg(long, env = "LUXTENSOR_STALL_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub stall_timeout: std::time::Duration,
+    /// Log filter (tracing `EnvFilter` syntax).
+    #[arg(long, env = "LUXTENSOR_LOG", default_value = "info")]
+    pub log: String,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    crate::config::parse_duration(s).map_err(|e| e.to_string())
+}
+
+/// `keys` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Generate a key pair into a JSON key file.
+    Generate {
+        /// Where to write the key file.
+        #[arg(long, env = "LUXTENSOR_KEY_OUT")]
+        out: PathBuf,
+    },
+}
+
+/// `genesis` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum GenesisCommand {
+    /// Write a genesis file.
+    New(GenesisArgs),
+}
+
+/// `genesis new` flags.
+#[derive(Debug, Args)]
+pub struct GenesisArgs {
+    /// Chain id.
+    #[arg(long, env = "LUXTENSOR_CHAIN_ID", default_value_t = 7777)]
+    pub chain_id: u64,
+    /// Validator key files (their public keys are listed in this order).
+    #[arg(
+        long = "validator",
+        env = "LUXTENSOR_GENESIS_VALIDATORS",
+        value_delimiter = ',',
+        required = true
+    )]
+    pub validators: Vec<PathBuf>,
+    /// Funded accounts: key file paths or 0x addresses, each `=BALANCE`, e.g. `alice.json=1000`.
+    #[arg(long = "fund", env = "LUXTENSOR_GENESIS_FUND", value_delimiter = ',')]
+    pub fund: Vec<String>,
+    /// Number of dev accounts (keys derived from public seeds) for generated transfers.
+    #[arg(long, env = "LUXTENSOR_DEV_ACCOUNTS", default_value_t = 5)]
+    pub dev_accounts: u32,
+    /// Balance of each dev account.
+    #[arg(long, env = "LUXTENSOR_DEV_BALANCE", default_value_t = 1_000_000_000)]
+    pub dev_balance: u64,
+    /// Genesis time in ms since the epoch (default: now).
+    #[arg(long, env = "LUXTENSOR_GENESIS_TIME_MS")]
+    pub genesis_time_ms: Option<u64>,
+    /// Where to write the genesis file.
+    #[arg(long, env = "LUXTENSOR_GENESIS_OUT")]
+    pub out: PathBuf,
+}
+
+/// Where a client command connects.
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    /// Node gRPC endpoint.
+    #[arg(long, env = "LUXTENSOR_NODE", default_value = "http://127.0.0.1:50051")]
+    pub node: String,
+}
+
+/// `block` flags.
+#[derive(Debug, Args)]
+pub struct BlockArgs {
+    /// Node to ask.
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Block height (default: the head).
+    #[arg(long, conflicts_with = "hash")]
+    pub height: Option<u64>,
+    /// Block hash (0x-hex).
+    #[arg(long)]
+    pub hash: Option<String>,
+}
+
+/// `account` flags.
+#[derive(Debug, Args)]
+pub struct AccountArgs {
+    /// Node to ask.
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Account address (0x-hex, 20 bytes).
+    pub address: String,
+    /// Height to read at (default: the head).
+    #[arg(long)]
+    pub height: Option<u64>,
+    /// Also fetch a Merkle proof and verify it against the block's state root.
+    #[arg(long)]
+    pub proof: bool,
+}

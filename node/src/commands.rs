@@ -1,0 +1,294 @@
+//! The binary's commands. `anyhow` lives here, at the edge; everything below returns typed errors.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use node::chain::genesis::GenesisAccount;
+use node::chain::types::parse_hex;
+use node::chain::{Address, Genesis, crypto::Keypair};
+use node::cli::{AccountArgs, BlockArgs, ClientArgs, GenesisArgs, RunArgs};
+use node::config::{self, NodeConfig};
+use node::ledger::now_ms;
+use node::state::verify_proof;
+use proto::node::v1 as api;
+use proto::node::v1::query_client::QueryClient;
+use tonic::transport::Channel;
+
+/// `run`: start a node and serve until ctrl-c or SIGTERM.
+pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&args.log).context("--log filter")?)
+        .with_target(true)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .init();
+    let genesis = config::read_genesis(&args.genesis)?;
+    let mut config = NodeConfig::new(args.data_dir, args.listen, genesis);
+    config.advertise = args.advertise;
+    config.validator_key = args
+        .validator_key
+        .as_deref()
+        .map(config::read_key)
+        .transpose()?;
+    config.peers = args
+        .peers
+        .into_iter()
+        .filter(|p| !p.trim().is_empty())
+        .collect();
+    config.block_interval = args.block_interval;
+    config.max_block_txs = args.max_block_txs;
+    config.mempool_limit = args.mempool_limit;
+    config.control_token = args.control_token.filter(|t| !t.is_empty());
+    config.max_future_drift_ms = args.max_future_drift_ms;
+    config.misbehave = args.misbehave;
+    config.ban_duration = args.ban_duration;
+    config.timeouts.stall = args.stall_timeout;
+    let node = node::Node::start(config).await?;
+    let stopped = node.cancellation();
+    tokio::select! {
+        _ = shutdown_signal() => tracing::info!(target: "node", "shutting down"),
+        _ = stopped.cancelled() => tracing::error!(target: "node", "a node task failed; shutting down"),
+    }
+    node.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing the SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// `keys generate`.
+pub(crate) fn keys_generate(out: &Path) -> anyhow::Result<()> {
+    if out.exists() {
+        bail!("{} exists; refusing to overwrite a key", out.display());
+    }
+    let kp = Keypair::generate();
+    config::write_key(out, &kp)?;
+    println!(
+        "public key: {}\naddress:    {}\nwritten to: {}",
+        kp.public(),
+        kp.public().address(),
+        out.display()
+    );
+    Ok(())
+}
+
+/// `genesis new`.
+pub(crate) fn genesis_new(args: &GenesisArgs) -> anyhow::Result<()> {
+    let mut validators = Vec::new();
+    for path in &args.validators {
+        validators.push(config::read_key(path)?.public().to_string());
+    }
+    let mut accounts = Vec::new();
+    for entry in &args.fund {
+        let (who, balance) = entry
+            .rsplit_once('=')
+            .with_context(|| format!("--fund {entry:?}: expected WHO=BALANCE"))?;
+        let balance: u64 = balance
+            .parse()
+            .with_context(|| format!("--fund {entry:?}: balance is not a number"))?;
+        let address = if who.starts_with("0x") {
+            Address::from_hex(who)?
+        } else {
+            config::read_key(Path::new(who))?.public().address()
+        };
+        accounts.push(GenesisAccount {
+            address: address.to_string(),
+            balance,
+        });
+    }
+    for i in 0..args.dev_accounts {
+        let address = node::chain::genesis::dev_keypair(args.chain_id, i)
+            .public()
+            .address();
+        accounts.push(GenesisAccount {
+            address: address.to_string(),
+            balance: args.dev_balance,
+        });
+    }
+    let genesis = Genesis {
+        chain_id: args.chain_id,
+        genesis_time_ms: args.genesis_time_ms.unwrap_or_else(now_ms),
+        validators,
+        accounts,
+        dev_accounts: args.dev_accounts,
+    };
+    genesis.spec()?;
+    std::fs::write(&args.out, genesis.to_json() + "\n")
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    println!(
+        "genesis for chain {} written to {}",
+        genesis.chain_id,
+        args.out.display()
+    );
+    Ok(())
+}
+
+async fn connect(args: &ClientArgs) -> anyhow::Result<Channel> {
+    let endpoint = tonic::transport::Endpoint::from_shared(args.node.clone())
+        .with_context(|| {
+            format!(
+                "--node {:?} is not a URL like http://127.0.0.1:50051",
+                args.node
+            )
+        })?
+        .connect_timeout(Duration::from_secs(3))
+        .timeout(Duration::from_secs(30));
+    endpoint
+        .connect()
+        .await
+        .with_context(|| format!("connecting to {}", args.node))
+}
+
+/// `status`.
+pub(crate) async fn status(args: &ClientArgs) -> anyhow::Result<()> {
+    let mut client = QueryClient::new(connect(args).await?);
+    let s = client
+        .get_status(api::GetStatusRequest {})
+        .await?
+        .into_inner();
+    println!("chain id:     {}", s.chain_id);
+    println!("genesis:      {}", s.genesis_hash);
+    println!("height:       {}", s.height);
+    println!("head:         {}", s.head_hash);
+    println!("state root:   {}", s.state_root);
+    println!("syncing:      {} (target {})", s.syncing, s.sync_target);
+    println!(
+        "validator:    {}",
+        if s.validator.is_empty() {
+            "no"
+        } else {
+            &s.validator
+        }
+    );
+    println!("mempool:      {}", s.mempool_size);
+    println!("peers:        {}", s.peers.len());
+    for p in &s.peers {
+        println!(
+            "  {:<24} {:<12} height {:<8} score {:<5} {}",
+            p.address,
+            p.state,
+            p.height,
+            p.score,
+            if p.banned_for_secs > 0 {
+                format!("banned {}s", p.banned_for_secs)
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(())
+}
+
+/// `block`.
+pub(crate) async fn block(args: &BlockArgs) -> anyhow::Result<()> {
+    let mut client = QueryClient::new(connect(&args.client).await?);
+    let id = match (&args.height, &args.hash) {
+        (_, Some(hash)) => api::block_id::Id::Hash(hash.clone()),
+        (Some(h), None) => api::block_id::Id::Height(*h),
+        (None, None) => api::block_id::Id::Height(
+            client
+                .get_status(api::GetStatusRequest {})
+                .await?
+                .into_inner()
+                .height,
+        ),
+    };
+    let block = client
+        .get_block(api::BlockId { id: Some(id) })
+        .await?
+        .into_inner();
+    let h = block
+        .header
+        .context("node returned a block without a header")?;
+    println!("height:       {}", h.height);
+    println!("hash:         {}", h.hash);
+    println!("parent:       {}", h.parent_hash);
+    println!("timestamp:    {} ms", h.timestamp_ms);
+    println!("producer:     {}", h.producer);
+    println!("tx root:      {}", h.tx_root);
+    println!("state root:   {}", h.state_root);
+    println!("transactions: {}", h.tx_count);
+    for tx in &block.transactions {
+        println!(
+            "  {} {} -> {} amount {} fee {} nonce {}",
+            tx.hash, tx.sender, tx.recipient, tx.amount, tx.fee, tx.nonce
+        );
+    }
+    Ok(())
+}
+
+/// `account`.
+pub(crate) async fn account(args: &AccountArgs) -> anyhow::Result<()> {
+    let address = Address::from_hex(&args.address)?;
+    let mut client = QueryClient::new(connect(&args.client).await?);
+    let a = client
+        .get_account(api::GetAccountRequest {
+            address: args.address.clone(),
+            height: args.height,
+            include_proof: args.proof,
+        })
+        .await?
+        .into_inner();
+    println!("address:      {}", a.address);
+    println!("balance:      {}", a.balance);
+    println!("nonce:        {}", a.nonce);
+    println!("at height:    {} (state root {})", a.height, a.state_root);
+    if args.proof {
+        let root = parse_hex::<32>("state root", &a.state_root)?;
+        let nodes: Vec<Vec<u8>> = a
+            .proof
+            .iter()
+            .map(|n| hex::decode(n.trim_start_matches("0x")))
+            .collect::<Result<_, _>>()
+            .context("proof node is not hex")?;
+        let key = node::state::account::account_key(&address);
+        let proven = verify_proof(&root, &key, &nodes).context("proof does not verify")?;
+        let expected = a.exists.then(|| {
+            node::state::Account {
+                nonce: a.nonce,
+                balance: a.balance,
+            }
+            .encode()
+        });
+        if proven != expected {
+            bail!(
+                "proof proves {:?}, not the reported account",
+                proven.map(hex::encode)
+            );
+        }
+        println!(
+            "proof:        {} nodes, verified against the state root",
+            nodes.len()
+        );
+    }
+    Ok(())
+}
+
+/// `health`: exit 0 only when the node reports SERVING.
+pub(crate) async fn health(args: &ClientArgs) -> anyhow::Result<()> {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    let mut client = tonic_health::pb::health_client::HealthClient::new(connect(args).await?);
+    let status = client
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        })
+        .await?
+        .into_inner()
+        .status();
+    if status != ServingStatus::Serving {
+        bail!("node is {}", status.as_str_name());
+    }
+    println!("SERVING");
+    Ok(())
+}

@@ -1,0 +1,240 @@
+//! Node configuration and the files it reads: the genesis JSON and validator key files. This is the
+//! only place that turns paths into domain values; the rest of the node receives parsed values.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::chain::crypto::Keypair;
+use crate::chain::types::{parse_hex, to_hex};
+use crate::chain::{Genesis, GenesisError};
+use crate::sync::Misbehave;
+use crate::sync::engine::SyncConfig;
+use crate::sync::grpc::GrpcTimeouts;
+
+/// A configuration file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read or written.
+    #[error("{path}: {error}")]
+    Io {
+        /// Which file.
+        path: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// The genesis file is invalid.
+    #[error("{path}: {error}")]
+    Genesis {
+        /// Which file.
+        path: PathBuf,
+        /// Why.
+        error: GenesisError,
+    },
+    /// The key file is invalid.
+    #[error("{path}: invalid key file: {detail}")]
+    Key {
+        /// Which file.
+        path: PathBuf,
+        /// Why.
+        detail: String,
+    },
+    /// A duration that does not parse.
+    #[error("invalid duration {0:?}: use e.g. 0, 250ms, 2s or 1m")]
+    Duration(String),
+}
+
+/// A validator key file (JSON). The secret is the 32-byte ed25519 seed.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyFile {
+    /// 0x-hex public key.
+    pub public_key: String,
+    /// Address derived from the public key.
+    pub address: String,
+    /// 0x-hex secret seed.
+    pub secret_key: String,
+}
+
+impl KeyFile {
+    /// The file contents for a key pair.
+    pub fn from_keypair(kp: &Keypair) -> Self {
+        Self {
+            public_key: kp.public().to_string(),
+            address: kp.public().address().to_string(),
+            secret_key: to_hex(&kp.seed()),
+        }
+    }
+}
+
+/// Reads a key file and checks that its public key matches its secret.
+pub fn read_key(path: &Path) -> Result<Keypair, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Io {
+        path: path.into(),
+        error,
+    })?;
+    let bad = |detail: String| ConfigError::Key {
+        path: path.into(),
+        detail,
+    };
+    let file: KeyFile = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let seed = parse_hex::<32>("secret_key", &file.secret_key).map_err(|e| bad(e.to_string()))?;
+    let kp = Keypair::from_seed(seed);
+    if kp.public().to_string() != file.public_key.to_lowercase() {
+        return Err(bad("public_key does not belong to secret_key".into()));
+    }
+    Ok(kp)
+}
+
+/// Writes a key file readable only by its owner.
+pub fn write_key(path: &Path, kp: &Keypair) -> Result<(), ConfigError> {
+    let text =
+        serde_json::to_string_pretty(&KeyFile::from_keypair(kp)).expect("key file serializes");
+    write_private(path, &text)
+}
+
+fn write_private(path: &Path, text: &str) -> Result<(), ConfigError> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let io = |error| ConfigError::Io {
+        path: path.into(),
+        error,
+    };
+    let mut f = options.open(path).map_err(io)?;
+    f.write_all(text.as_bytes()).map_err(io)?;
+    f.write_all(b"\n").map_err(io)
+}
+
+/// Reads and checks a genesis file.
+pub fn read_genesis(path: &Path) -> Result<Genesis, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Io {
+        path: path.into(),
+        error,
+    })?;
+    let genesis = Genesis::from_json(&text).map_err(|error| ConfigError::Genesis {
+        path: path.into(),
+        error,
+    })?;
+    genesis.spec().map_err(|error| ConfigError::Genesis {
+        path: path.into(),
+        error,
+    })?;
+    Ok(genesis)
+}
+
+/// Parses `0`, `250ms`, `2s`, `1m`, or a bare number of milliseconds.
+pub fn parse_duration(s: &str) -> Result<Duration, ConfigError> {
+    let s = s.trim();
+    let err = || ConfigError::Duration(s.to_string());
+    let (number, unit) = s
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((s, ""), |i| s.split_at(i));
+    let n: u64 = number.parse().map_err(|_| err())?;
+    Ok(match unit {
+        "" | "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n * 60),
+        _ => return Err(err()),
+    })
+}
+
+/// Everything a node needs to start.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// RocksDB directory.
+    pub data_dir: PathBuf,
+    /// gRPC listen address (port 0 picks one).
+    pub listen: SocketAddr,
+    /// Address peers use to reach us (host:port); empty when unknown. Defaults to the bound
+    /// address when listening on a specific IP.
+    pub advertise: Option<String>,
+    /// The network.
+    pub genesis: Genesis,
+    /// Validator key; absent for followers.
+    pub validator_key: Option<Keypair>,
+    /// Bootstrap peers (host:port).
+    pub peers: Vec<String>,
+    /// Block production interval; zero produces only on demand.
+    pub block_interval: Duration,
+    /// Most transactions per block.
+    pub max_block_txs: usize,
+    /// Mempool bound.
+    pub mempool_limit: usize,
+    /// Enables the control API with this token.
+    pub control_token: Option<String>,
+    /// Allowed clock drift for block timestamps (ms).
+    pub max_future_drift_ms: u64,
+    /// Serve corrupt sync data (testnets only).
+    pub misbehave: Option<Misbehave>,
+    /// Sync tuning.
+    pub sync: SyncConfig,
+    /// gRPC peer timeouts.
+    pub timeouts: GrpcTimeouts,
+    /// How long a misbehaving peer stays banned.
+    pub ban_duration: Duration,
+}
+
+impl NodeConfig {
+    /// Defaults for everything but the data dir, listen address and genesis.
+    pub fn new(data_dir: PathBuf, listen: SocketAddr, genesis: Genesis) -> Self {
+        Self {
+            data_dir,
+            listen,
+            advertise: None,
+            genesis,
+            validator_key: None,
+            peers: Vec::new(),
+            block_interval: Duration::ZERO,
+            max_block_txs: 1000,
+            mempool_limit: 10_000,
+            control_token: None,
+            max_future_drift_ms: 15_000,
+            misbehave: None,
+            sync: SyncConfig::default(),
+            timeouts: GrpcTimeouts::default(),
+            ban_duration: Duration::from_secs(60),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
+        assert_eq!(parse_duration("1m").unwrap(), Duration::from_secs(60));
+        assert_eq!(parse_duration("100").unwrap(), Duration::from_millis(100));
+        assert!(parse_duration("2h").is_err());
+        assert!(parse_duration("fast").is_err());
+    }
+
+    #[test]
+    fn key_files_roundtrip_and_mismatch_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.json");
+        let kp = Keypair::from_seed([9; 32]);
+        write_key(&path, &kp).unwrap();
+        assert_eq!(read_key(&path).unwrap().public(), kp.public());
+        let mut file: KeyFile =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        file.public_key = Keypair::from_seed([8; 32]).public().to_string();
+        std::fs::write(&path, serde_json::to_string(&file).unwrap()).unwrap();
+        assert!(
+            read_key(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("does not belong")
+        );
+    }
+}

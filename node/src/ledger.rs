@@ -1,0 +1,580 @@
+//! The ledger: the validated chain on disk. It joins the pure rules (`chain`), state execution
+//! (`state`) and storage (`storage`): opening a data directory for a genesis, importing a block
+//! (validate header and body, execute, check the state root, then ONE atomic write of header, body,
+//! indexes, trie nodes and head), fork choice with rollback to a common ancestor, and the reads the
+//! RPC layer serves. New heads are published on a watch channel for producers, sync and
+//! subscribers. It knows nothing of gRPC or peers.
+
+use std::path::Path;
+use std::sync::{Mutex, RwLock};
+
+use tokio::sync::watch;
+
+use crate::chain::genesis::GenesisSpec;
+use crate::chain::types::to_hex;
+use crate::chain::{
+    Address, Block, ChainRules, Genesis, GenesisError, Hash, Header, Transaction, ValidationError,
+};
+use crate::state::executor::BlockExecError;
+use crate::state::trie::NewNodes;
+use crate::state::{Account, Executor, Trie, TrieError};
+use crate::storage::{StorageError, Store, TxLocation};
+
+/// Why a ledger operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// State could not be read.
+    #[error(transparent)]
+    Trie(#[from] TrieError),
+    /// The genesis file is unusable.
+    #[error(transparent)]
+    Genesis(#[from] GenesisError),
+    /// The data directory belongs to another network.
+    #[error("data directory holds genesis {stored}, but the genesis file gives {expected}")]
+    GenesisMismatch {
+        /// Stored genesis hash.
+        stored: String,
+        /// From the genesis file.
+        expected: String,
+    },
+    /// The database is inconsistent.
+    #[error("database is inconsistent: {0}")]
+    Inconsistent(String),
+}
+
+/// Why a block was not imported. Nothing of a rejected block is stored.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The parent is not stored.
+    #[error("unknown parent {0}")]
+    UnknownParent(String),
+    /// A header or body rule failed.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// A transaction could not execute.
+    #[error(transparent)]
+    Execution(#[from] BlockExecError),
+    /// Executing the block gives another state root than the header claims.
+    #[error("state root after block {height} is {computed}, header claims {claimed}")]
+    StateRootMismatch {
+        /// Height.
+        height: u64,
+        /// Claimed.
+        claimed: String,
+        /// Computed.
+        computed: String,
+    },
+    /// The ledger failed underneath.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+impl From<StorageError> for ImportError {
+    fn from(e: StorageError) -> Self {
+        Self::Ledger(e.into())
+    }
+}
+
+impl From<TrieError> for ImportError {
+    fn from(e: TrieError) -> Self {
+        Self::Ledger(e.into())
+    }
+}
+
+impl ImportError {
+    /// True when the block itself is at fault (a peer that sent it misbehaved).
+    pub fn is_invalid_block(&self) -> bool {
+        matches!(
+            self,
+            Self::Invalid(_) | Self::Execution(_) | Self::StateRootMismatch { .. }
+        )
+    }
+}
+
+/// What an import did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportOutcome {
+    /// The block extends the canonical chain.
+    Extended,
+    /// The block won fork choice: the canonical chain was rolled back to `ancestor` and now ends
+    /// with it.
+    Reorganized {
+        /// Height of the common ancestor.
+        ancestor: u64,
+        /// Canonical blocks that are no longer canonical.
+        dropped: u64,
+    },
+    /// Stored on a side branch that does not (yet) beat the canonical head.
+    SideChain,
+    /// Already stored.
+    AlreadyKnown,
+}
+
+/// The canonical head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    /// Its hash.
+    pub hash: Hash,
+    /// Its header.
+    pub header: Header,
+}
+
+/// A fault found by [`Ledger::verify_chain`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainFault {
+    /// Height of the faulty block.
+    pub height: u64,
+    /// `missing`, `hash`, `link`, `schedule`, `timestamp`, `signature`, `body`, `tx_root`,
+    /// `execution` or `state_root`.
+    pub kind: &'static str,
+    /// Details.
+    pub message: String,
+}
+
+/// Result of [`Ledger::verify_chain`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Blocks checked before stopping.
+    pub blocks_checked: u64,
+    /// The first fault, if any.
+    pub fault: Option<ChainFault>,
+}
+
+/// The validated chain on disk.
+pub struct Ledger {
+    store: Store,
+    rules: ChainRules,
+    genesis: GenesisSpec,
+    genesis_hash: Hash,
+    head: RwLock<Head>,
+    import_lock: Mutex<()>,
+    head_tx: watch::Sender<Head>,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Ledger(genesis {}, head {})",
+            to_hex(&self.genesis_hash),
+            self.head().header.height
+        )
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl Ledger {
+    /// Opens `dir` for `genesis`, writing block 0 if the directory is new; refuses a directory
+    /// created for another genesis.
+    pub fn open(
+        dir: &Path,
+        genesis: &Genesis,
+        max_future_drift_ms: u64,
+    ) -> Result<Self, LedgerError> {
+        let spec = genesis.spec()?;
+        let store = Store::open(dir)?;
+        let (state_root, nodes) = genesis_state(&spec);
+        let genesis_header = spec.header(state_root);
+        let genesis_hash = genesis_header.hash();
+        match store.genesis_hash()? {
+            Some(stored) if stored != genesis_hash => {
+                return Err(LedgerError::GenesisMismatch {
+                    stored: to_hex(&stored),
+                    expected: to_hex(&genesis_hash),
+                });
+            }
+            Some(_) => {}
+            None => {
+                let block = Block {
+                    header: genesis_header,
+                    transactions: Vec::new(),
+                };
+                let mut set = store.write_set();
+                set.put_block(&genesis_hash, &block);
+                set.put_trie_nodes(&nodes);
+                set.set_canonical(0, &genesis_hash, &[]);
+                set.set_head(0, &genesis_hash);
+                set.set_genesis(&genesis_hash);
+                store.commit(set)?;
+            }
+        }
+        let (height, hash) = store
+            .head()?
+            .ok_or_else(|| LedgerError::Inconsistent("no head".into()))?;
+        let header = store.header(&hash)?.ok_or_else(|| {
+            LedgerError::Inconsistent(format!("head {} at {height} has no header", to_hex(&hash)))
+        })?;
+        let head = Head { hash, header };
+        let rules = ChainRules {
+            chain_id: spec.chain_id,
+            validators: spec.validators.clone(),
+            max_future_drift_ms,
+            verify_threads: 0,
+        };
+        let (head_tx, _) = watch::channel(head.clone());
+        Ok(Self {
+            store,
+            rules,
+            genesis: spec,
+            genesis_hash,
+            head: RwLock::new(head),
+            import_lock: Mutex::new(()),
+            head_tx,
+        })
+    }
+
+    /// The chain's rules.
+    pub fn rules(&self) -> &ChainRules {
+        &self.rules
+    }
+
+    /// The parsed genesis.
+    pub fn genesis(&self) -> &GenesisSpec {
+        &self.genesis
+    }
+
+    /// The genesis hash.
+    pub fn genesis_hash(&self) -> Hash {
+        self.genesis_hash
+    }
+
+    /// The underlying store (read access for sync serving and tests).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The canonical head.
+    pub fn head(&self) -> Head {
+        self.head.read().expect("head lock").clone()
+    }
+
+    /// A receiver that sees every new canonical head.
+    pub fn subscribe_heads(&self) -> watch::Receiver<Head> {
+        self.head_tx.subscribe()
+    }
+
+    /// Canonical header at `height`.
+    pub fn header_at(&self, height: u64) -> Result<Option<Header>, StorageError> {
+        match self.store.canonical_hash(height)? {
+            Some(hash) => self.store.header(&hash),
+            None => Ok(None),
+        }
+    }
+
+    /// Canonical block at `height`.
+    pub fn block_at(&self, height: u64) -> Result<Option<Block>, StorageError> {
+        match self.store.canonical_hash(height)? {
+            Some(hash) => self.store.block(&hash),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether `hash` is on the canonical chain.
+    pub fn is_canonical(&self, header: &Header, hash: &Hash) -> Result<bool, StorageError> {
+        Ok(self.store.canonical_hash(header.height)?.as_ref() == Some(hash))
+    }
+
+    /// A transaction and its canonical location.
+    pub fn transaction(
+        &self,
+        hash: &Hash,
+    ) -> Result<Option<(Transaction, TxLocation, Hash)>, StorageError> {
+        let Some(loc) = self.store.tx_location(hash)? else {
+            return Ok(None);
+        };
+        let block_hash = self.store.canonical_hash(loc.height)?.ok_or_else(|| {
+            StorageError::Corrupt(format!("tx index points at missing height {}", loc.height))
+        })?;
+        let body = self
+            .store
+            .body(&block_hash)?
+            .ok_or_else(|| StorageError::Corrupt(format!("no body for block at {}", loc.height)))?;
+        let tx = body
+            .get(loc.index as usize)
+            .cloned()
+            .ok_or_else(|| StorageError::Corrupt(format!("tx index {} beyond body", loc.index)))?;
+        Ok(Some((tx, loc, block_hash)))
+    }
+
+    /// An account in the state with root `state_root`, with a proof when asked.
+    pub fn account(
+        &self,
+        state_root: &Hash,
+        address: &Address,
+        with_proof: bool,
+    ) -> Result<(Option<Account>, Vec<Vec<u8>>), LedgerError> {
+        let trie = Trie::at(&self.store, *state_root);
+        let key = crate::state::account::account_key(address);
+        let account = trie
+            .get(&key)?
+            .map(|b| Account::decode(&b))
+            .transpose()
+            .map_err(|e| LedgerError::Inconsistent(format!("account {address}: {e}")))?;
+        let proof = if with_proof {
+            trie.prove(&key)?
+        } else {
+            Vec::new()
+        };
+        Ok((account, proof))
+    }
+
+    /// Validates, executes and stores `block`, applying fork choice (greater height wins; at equal
+    /// height the lower hash). On any error nothing is written.
+    pub fn import_block(&self, block: &Block, now_ms: u64) -> Result<ImportOutcome, ImportError> {
+        let _guard = self.import_lock.lock().expect("import lock");
+        let hash = block.hash();
+        if self.store.header(&hash)?.is_some() {
+            return Ok(ImportOutcome::AlreadyKnown);
+        }
+        let parent = self
+            .store
+            .header(&block.header.parent_hash)?
+            .ok_or_else(|| ImportError::UnknownParent(to_hex(&block.header.parent_hash)))?;
+        self.rules.check_header_fields(
+            &parent,
+            &block.header.parent_hash,
+            &block.header,
+            now_ms,
+        )?;
+        self.rules.check_header_signature(&block.header)?;
+        self.rules.check_body(&block.header, &block.transactions)?;
+        let nodes = self.execute(&parent.state_root, block)?;
+        self.store_block(block, hash, &nodes)
+    }
+
+    /// Executes `block` on the state at `parent_root` and checks the resulting state root.
+    fn execute(&self, parent_root: &Hash, block: &Block) -> Result<NewNodes, ImportError> {
+        let mut exec = Executor::new(&self.store, *parent_root);
+        exec.apply_block(&block.transactions, &block.header.producer.address())?;
+        let (root, nodes) = exec.commit()?;
+        if root != block.header.state_root {
+            return Err(ImportError::StateRootMismatch {
+                height: block.header.height,
+                claimed: to_hex(&block.header.state_root),
+                computed: to_hex(&root),
+            });
+        }
+        Ok(nodes)
+    }
+
+    /// Writes a validated block (one batch) and moves the head if it wins fork choice.
+    fn store_block(
+        &self,
+        block: &Block,
+        hash: Hash,
+        nodes: &NewNodes,
+    ) -> Result<ImportOutcome, ImportError> {
+        let head = self.head();
+        let height = block.header.height;
+        let mut set = self.store.write_set();
+        set.put_block(&hash, block);
+        set.put_trie_nodes(nodes);
+        let outcome = if block.header.parent_hash == head.hash {
+            set.set_canonical(height, &hash, &block.transactions);
+            set.set_head(height, &hash);
+            ImportOutcome::Extended
+        } else if height > head.header.height || (height == head.header.height && hash < head.hash)
+        {
+            let (ancestor, branch) = self.branch_to_canonical(block, hash)?;
+            for h in ancestor + 1..=head.header.height {
+                let old = self.block_at(h)?.ok_or_else(|| {
+                    LedgerError::Inconsistent(format!("no canonical block at {h}"))
+                })?;
+                set.unset_canonical(h, &old.transactions);
+            }
+            for (b, bh) in &branch {
+                set.set_canonical(b.header.height, bh, &b.transactions);
+            }
+            set.set_head(height, &hash);
+            ImportOutcome::Reorganized {
+                ancestor,
+                dropped: head.header.height - ancestor,
+            }
+        } else {
+            ImportOutcome::SideChain
+        };
+        self.store.commit(set)?;
+        if outcome != ImportOutcome::SideChain {
+            let new_head = Head {
+                hash,
+                header: block.header.clone(),
+            };
+            *self.head.write().expect("head lock") = new_head.clone();
+            self.head_tx.send_replace(new_head);
+        }
+        Ok(outcome)
+    }
+
+    /// Walks back from `block` to the canonical chain; returns the ancestor height and the branch
+    /// (ascending, ending with `block`).
+    fn branch_to_canonical(
+        &self,
+        block: &Block,
+        hash: Hash,
+    ) -> Result<(u64, Vec<(Block, Hash)>), ImportError> {
+        let mut branch = vec![(block.clone(), hash)];
+        let mut cursor = block.header.parent_hash;
+        loop {
+            let parent = self.store.block(&cursor)?.ok_or_else(|| {
+                LedgerError::Inconsistent(format!("side branch misses block {}", to_hex(&cursor)))
+            })?;
+            if self.store.canonical_hash(parent.header.height)? == Some(cursor) {
+                branch.reverse();
+                return Ok((parent.header.height, branch));
+            }
+            let next = parent.header.parent_hash;
+            branch.push((parent, cursor));
+            cursor = next;
+        }
+    }
+
+    /// Re-checks the stored canonical chain from `from` to `to` (inclusive): presence, hashes,
+    /// links, schedule, timestamps, signatures, tx roots, and the state root by re-execution.
+    pub fn verify_chain(&self, from: u64, to: u64) -> Result<VerifyReport, LedgerError> {
+        let mut checked = 0;
+        let fault = |height, kind, message: String| ChainFault {
+            height,
+            kind,
+            message,
+        };
+        let mut parent: Option<(Header, Hash)> = None;
+        if from > 0 {
+            let h = self.store.canonical_hash(from - 1)?;
+            if let Some(h) = h
+                && let Some(header) = self.store.header(&h)?
+            {
+                parent = Some((header, h));
+            }
+        }
+        for height in from..=to {
+            let Some(hash) = self.store.canonical_hash(height)? else {
+                return Ok(VerifyReport {
+                    blocks_checked: checked,
+                    fault: Some(fault(height, "missing", "no canonical hash".into())),
+                });
+            };
+            let Some(block) = self.store.block(&hash)? else {
+                return Ok(VerifyReport {
+                    blocks_checked: checked,
+                    fault: Some(fault(
+                        height,
+                        "missing",
+                        format!("block {} not stored", to_hex(&hash)),
+                    )),
+                });
+            };
+            let found = (|| -> Result<Option<ChainFault>, LedgerError> {
+                let header = &block.header;
+                if header.hash() != hash {
+                    return Ok(Some(fault(
+                        height,
+                        "hash",
+                        format!(
+                            "stored under {} but hashes to {}",
+                            to_hex(&hash),
+                            to_hex(&header.hash())
+                        ),
+                    )));
+                }
+                if header.height != height {
+                    return Ok(Some(fault(
+                        height,
+                        "link",
+                        format!("header says height {}", header.height),
+                    )));
+                }
+                let Some((parent, parent_hash)) = &parent else {
+                    if height == 0 && hash != self.genesis_hash {
+                        return Ok(Some(fault(
+                            0,
+                            "hash",
+                            "block 0 is not the genesis block".into(),
+                        )));
+                    }
+                    return Ok(None);
+                };
+                if let Err(e) = self.rules.check_header_fields(
+                    parent,
+                    parent_hash,
+                    header,
+                    u64::MAX - self.rules.max_future_drift_ms,
+                ) {
+                    let kind = match e {
+                        ValidationError::WrongProducer { .. } => "schedule",
+                        ValidationError::TimestampNotIncreasing { .. }
+                        | ValidationError::TimestampInFuture { .. } => "timestamp",
+                        _ => "link",
+                    };
+                    return Ok(Some(fault(height, kind, e.to_string())));
+                }
+                if let Err(e) = self.rules.check_header_signature(header) {
+                    return Ok(Some(fault(height, "signature", e.to_string())));
+                }
+                if let Err(e) = self.rules.check_body(header, &block.transactions) {
+                    let kind = match e {
+                        ValidationError::TxRootMismatch { .. }
+                        | ValidationError::TxCountMismatch { .. } => "tx_root",
+                        _ => "body",
+                    };
+                    return Ok(Some(fault(height, kind, e.to_string())));
+                }
+                let mut exec = Executor::new(&self.store, parent.state_root);
+                if let Err(e) = exec.apply_block(&block.transactions, &header.producer.address()) {
+                    return Ok(Some(fault(height, "execution", e.to_string())));
+                }
+                let (root, _) = exec.commit()?;
+                if root != header.state_root {
+                    return Ok(Some(fault(
+                        height,
+                        "state_root",
+                        format!(
+                            "re-execution gives {}, header claims {}",
+                            to_hex(&root),
+                            to_hex(&header.state_root)
+                        ),
+                    )));
+                }
+                Ok(None)
+            })()?;
+            if let Some(f) = found {
+                return Ok(VerifyReport {
+                    blocks_checked: checked,
+                    fault: Some(f),
+                });
+            }
+            checked += 1;
+            parent = Some((block.header, hash));
+        }
+        Ok(VerifyReport {
+            blocks_checked: checked,
+            fault: None,
+        })
+    }
+}
+
+/// The genesis state root and its trie nodes.
+pub fn genesis_state(spec: &GenesisSpec) -> (Hash, NewNodes) {
+    let empty = crate::state::MemoryStore::default();
+    let mut exec = Executor::new(&empty, crate::state::EMPTY_ROOT);
+    for (address, balance) in &spec.accounts {
+        exec.set_account(
+            *address,
+            Account {
+                nonce: 0,
+                balance: *balance,
+            },
+        );
+    }
+    exec.commit()
+        .expect("an in-memory trie built from scratch cannot miss nodes")
+}

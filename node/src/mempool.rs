@@ -1,0 +1,208 @@
+//! The mempool: signed transactions waiting for a block, bounded in count, kept per sender in
+//! nonce order with no gaps. Admission checks everything that can be checked before execution and
+//! says precisely why a transaction is refused.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
+
+use crate::chain::crypto::{self, CryptoError};
+use crate::chain::{Address, ChainRules, Hash, Transaction};
+use crate::state::Account;
+
+/// Why a transaction was refused.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum MempoolError {
+    /// Signed for another chain.
+    #[error("wrong chain: transaction is for chain {got}, this is chain {expected}")]
+    WrongChain {
+        /// Ours.
+        expected: u64,
+        /// Carried.
+        got: u64,
+    },
+    /// The signature does not verify.
+    #[error("bad signature: {0}")]
+    BadSignature(CryptoError),
+    /// The nonce was already used.
+    #[error("nonce too low: got {got}, next usable nonce is {expected}")]
+    NonceTooLow {
+        /// Next usable nonce.
+        expected: u64,
+        /// Given.
+        got: u64,
+    },
+    /// The nonce leaves a gap.
+    #[error("nonce too high: got {got}, next usable nonce is {expected}")]
+    NonceTooHigh {
+        /// Next usable nonce.
+        expected: u64,
+        /// Given.
+        got: u64,
+    },
+    /// The balance does not cover this and the sender's pending transactions.
+    #[error(
+        "insufficient balance: {available} available, {needed} needed (with pending transactions)"
+    )]
+    InsufficientBalance {
+        /// Needed in total.
+        needed: u64,
+        /// Balance.
+        available: u64,
+    },
+    /// Amount plus fee overflows.
+    #[error("amount plus fee overflows")]
+    Overflow,
+    /// The pool holds its maximum.
+    #[error("mempool full ({limit} transactions)")]
+    Full {
+        /// The bound.
+        limit: usize,
+    },
+}
+
+#[derive(Default)]
+struct Inner {
+    by_sender: HashMap<Address, BTreeMap<u64, Transaction>>,
+    hashes: HashSet<Hash>,
+}
+
+/// The pool of pending transactions.
+pub struct Mempool {
+    limit: usize,
+    inner: Mutex<Inner>,
+}
+
+impl std::fmt::Debug for Mempool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Mempool({}/{})", self.len(), self.limit)
+    }
+}
+
+impl Mempool {
+    /// An empty pool holding at most `limit` transactions.
+    pub fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            inner: Mutex::new(Inner::default()),
+        }
+    }
+
+    /// Number of pending transactions.
+    pub fn len(&self) -> usize {
+        self.inner.lock().expect("mempool lock").hashes.len()
+    }
+
+    /// True when nothing is pending.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Admits `tx` given the sender's account at the head.
+    pub fn submit(
+        &self,
+        tx: Transaction,
+        rules: &ChainRules,
+        account: Account,
+    ) -> Result<Hash, MempoolError> {
+        if tx.chain_id != rules.chain_id {
+            return Err(MempoolError::WrongChain {
+                expected: rules.chain_id,
+                got: tx.chain_id,
+            });
+        }
+        crypto::verify(&tx.sender, &tx.signing_message(), &tx.signature)
+            .map_err(MempoolError::BadSignature)?;
+        let cost = tx.total_cost().ok_or(MempoolError::Overflow)?;
+        let hash = tx.hash();
+        let mut inner = self.inner.lock().expect("mempool lock");
+        let sender = tx.sender_address();
+        let pending = inner.by_sender.get(&sender);
+        let pending_count = pending.map_or(0, |p| p.range(account.nonce..).count() as u64);
+        let expected = account.nonce + pending_count;
+        if tx.nonce < expected {
+            return Err(MempoolError::NonceTooLow {
+                expected,
+                got: tx.nonce,
+            });
+        }
+        if tx.nonce > expected {
+            return Err(MempoolError::NonceTooHigh {
+                expected,
+                got: tx.nonce,
+            });
+        }
+        let pending_cost = pending
+            .map(|p| {
+                p.range(account.nonce..)
+                    .try_fold(0u64, |acc, (_, t)| acc.checked_add(t.total_cost()?))
+            })
+            .unwrap_or(Some(0))
+            .ok_or(MempoolError::Overflow)?;
+        let needed = pending_cost
+            .checked_add(cost)
+            .ok_or(MempoolError::Overflow)?;
+        if needed > account.balance {
+            return Err(MempoolError::InsufficientBalance {
+                needed,
+                available: account.balance,
+            });
+        }
+        if inner.hashes.len() >= self.limit {
+            return Err(MempoolError::Full { limit: self.limit });
+        }
+        inner.hashes.insert(hash);
+        inner
+            .by_sender
+            .entry(sender)
+            .or_default()
+            .insert(tx.nonce, tx);
+        Ok(hash)
+    }
+
+    /// Up to `max` transactions, each sender's in nonce order, senders taken in turn.
+    pub fn candidates(&self, max: usize) -> Vec<Transaction> {
+        let inner = self.inner.lock().expect("mempool lock");
+        let mut queues: Vec<_> = inner.by_sender.values().map(|q| q.values()).collect();
+        let mut out = Vec::new();
+        while out.len() < max {
+            let before = out.len();
+            for q in &mut queues {
+                if out.len() >= max {
+                    break;
+                }
+                if let Some(tx) = q.next() {
+                    out.push(tx.clone());
+                }
+            }
+            if out.len() == before {
+                break;
+            }
+        }
+        out
+    }
+
+    /// Drops transactions that are in a block now, and any whose nonce is below its sender's
+    /// account nonce (`nonce_of`).
+    pub fn prune(&self, included: &[Transaction], nonce_of: impl Fn(&Address) -> Option<u64>) {
+        let mut inner = self.inner.lock().expect("mempool lock");
+        for tx in included {
+            let sender = tx.sender_address();
+            if let Some(q) = inner.by_sender.get_mut(&sender)
+                && q.get(&tx.nonce).is_some_and(|t| t == tx)
+            {
+                q.remove(&tx.nonce);
+            }
+        }
+        let Inner { by_sender, hashes } = &mut *inner;
+        by_sender.retain(|sender, q| {
+            if let Some(nonce) = nonce_of(sender) {
+                *q = q.split_off(&nonce);
+            }
+            !q.is_empty()
+        });
+        *hashes = by_sender
+            .values()
+            .flat_map(|q| q.values().map(Transaction::hash))
+            .collect();
+    }
+}

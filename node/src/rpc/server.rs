@@ -1,0 +1,126 @@
+//! Assembles every gRPC service on one listener: health (`grpc.health.v1`, SERVING once the
+//! database is open), reflection v1 and v1alpha (grpcurl 1.8 speaks only v1alpha), query, sync,
+//! and control when a token is configured. Message sizes are bounded.
+
+use std::net::SocketAddr;
+
+use proto::node::v1::control_server::ControlServer;
+use proto::node::v1::query_server::QueryServer;
+use proto::sync::v1::sync_server::SyncServer;
+use tokio_util::sync::CancellationToken;
+
+use super::control::{ControlAuth, ControlService};
+use super::query::QueryService;
+use crate::sync::server::SyncService;
+
+/// Largest request a client may send.
+pub const MAX_REQUEST_BYTES: usize = 1 << 20;
+/// Largest response the server sends.
+pub const MAX_RESPONSE_BYTES: usize = 16 << 20;
+
+/// Errors starting the server.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// Reflection could not be built from the descriptor set.
+    #[error("reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    /// The transport failed.
+    #[error("transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// The listener could not be bound.
+    #[error("binding {addr}: {error}")]
+    Bind {
+        /// Address.
+        addr: SocketAddr,
+        /// Why.
+        error: std::io::Error,
+    },
+}
+
+/// The services to serve.
+#[derive(Debug)]
+pub struct ServerConfig {
+    /// Query service.
+    pub query: QueryService,
+    /// Sync service.
+    pub sync: SyncService,
+    /// Control service and its token, when enabled.
+    pub control: Option<(ControlService, String)>,
+}
+
+/// A bound gRPC server.
+#[derive(Debug)]
+pub struct RpcServer {
+    listener: tokio::net::TcpListener,
+    local_addr: SocketAddr,
+}
+
+impl RpcServer {
+    /// Binds the listener (port 0 picks a free port).
+    pub async fn bind(addr: SocketAddr) -> Result<Self, ServerError> {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|error| ServerError::Bind { addr, error })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|error| ServerError::Bind { addr, error })?;
+        Ok(Self {
+            listener,
+            local_addr,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until `cancel` fires.
+    pub async fn serve(
+        self,
+        config: ServerConfig,
+        cancel: CancellationToken,
+    ) -> Result<(), ServerError> {
+        let (health_reporter, health) = tonic_health::server::health_reporter();
+        health_reporter
+            .set_serving::<QueryServer<QueryService>>()
+            .await;
+        health_reporter
+            .set_service_status("", tonic_health::ServingStatus::Serving)
+            .await;
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()?;
+        let query = QueryServer::new(config.query)
+            .max_decoding_message_size(MAX_REQUEST_BYTES)
+            .max_encoding_message_size(MAX_RESPONSE_BYTES);
+        let sync = SyncServer::new(config.sync)
+            .max_decoding_message_size(MAX_REQUEST_BYTES)
+            .max_encoding_message_size(MAX_RESPONSE_BYTES);
+        let control = config.control.map(|(service, token)| {
+            tonic::service::interceptor::InterceptedService::new(
+                ControlServer::new(service)
+                    .max_decoding_message_size(MAX_REQUEST_BYTES)
+                    .max_encoding_message_size(MAX_RESPONSE_BYTES),
+                ControlAuth::new(&token),
+            )
+        });
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(self.listener);
+        tonic::transport::Server::builder()
+            .tcp_nodelay(true)
+            .add_service(health)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(query)
+            .add_service(sync)
+            .add_optional_service(control)
+            .serve_with_incoming_shutdown(incoming, cancel.cancelled_owned())
+            .await?;
+        Ok(())
+    }
+}

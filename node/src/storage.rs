@@ -1,0 +1,291 @@
+//! RocksDB storage: one column family per kind of record (headers, bodies, the canonical
+//! height→hash index, the tx hash→location index, trie nodes, metadata). Every change to the chain
+//! goes through a [`WriteSet`], written as ONE atomic `WriteBatch`: a process killed at any moment
+//! leaves the database at the previous or the next consistent state. This module knows nothing of
+//! validation, sync or gRPC.
+
+use std::path::Path;
+
+use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, DB, Options, WriteBatch};
+
+use crate::chain::encoding::{self, DecodeError};
+use crate::chain::{Block, Hash, Header, Transaction};
+use crate::state::{NodeStore, TrieError};
+
+const CF_HEADERS: &str = "headers";
+const CF_BODIES: &str = "bodies";
+const CF_CANONICAL: &str = "canonical";
+const CF_TX_INDEX: &str = "tx_index";
+const CF_TRIE: &str = "trie";
+const CF_META: &str = "meta";
+const COLUMN_FAMILIES: [&str; 6] = [
+    CF_HEADERS,
+    CF_BODIES,
+    CF_CANONICAL,
+    CF_TX_INDEX,
+    CF_TRIE,
+    CF_META,
+];
+
+const META_GENESIS: &[u8] = b"genesis";
+const META_HEAD: &[u8] = b"head";
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// RocksDB reported an error.
+    #[error("rocksdb: {0}")]
+    RocksDb(#[from] rocksdb::Error),
+    /// A stored record does not decode.
+    #[error("corrupt record in {cf}: {error}")]
+    Decode {
+        /// Column family.
+        cf: &'static str,
+        /// Decoder complaint.
+        error: DecodeError,
+    },
+    /// A stored record has the wrong shape.
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+}
+
+/// Where a transaction sits in the canonical chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TxLocation {
+    /// Block height.
+    pub height: u64,
+    /// Index in the block.
+    pub index: u32,
+}
+
+/// The node's database.
+pub struct Store {
+    db: DB,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Store({})", self.db.path().display())
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the database in `path`.
+    pub fn open(path: &Path) -> Result<Self, StorageError> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_max_open_files(512);
+        opts.increase_parallelism(2);
+        let cfs = COLUMN_FAMILIES.iter().map(|name| {
+            let mut cf_opts = Options::default();
+            if *name == CF_TRIE || *name == CF_HEADERS {
+                cf_opts.optimize_for_point_lookup(64);
+            }
+            ColumnFamilyDescriptor::new(*name, cf_opts)
+        });
+        let db = DB::open_cf_descriptors(&opts, path, cfs)?;
+        Ok(Self { db })
+    }
+
+    fn cf(&self, name: &'static str) -> &ColumnFamily {
+        self.db
+            .cf_handle(name)
+            .expect("column families are created on open")
+    }
+
+    fn get(&self, cf: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self.db.get_cf(self.cf(cf), key)?)
+    }
+
+    /// The header with this hash, canonical or not.
+    pub fn header(&self, hash: &Hash) -> Result<Option<Header>, StorageError> {
+        self.get(CF_HEADERS, hash)?
+            .map(|b| {
+                encoding::decode_header(&b).map_err(|error| StorageError::Decode {
+                    cf: CF_HEADERS,
+                    error,
+                })
+            })
+            .transpose()
+    }
+
+    /// The transactions of the block with this hash.
+    pub fn body(&self, hash: &Hash) -> Result<Option<Vec<Transaction>>, StorageError> {
+        self.get(CF_BODIES, hash)?
+            .map(|b| {
+                encoding::decode_body(&b).map_err(|error| StorageError::Decode {
+                    cf: CF_BODIES,
+                    error,
+                })
+            })
+            .transpose()
+    }
+
+    /// Header and body of the block with this hash.
+    pub fn block(&self, hash: &Hash) -> Result<Option<Block>, StorageError> {
+        let Some(header) = self.header(hash)? else {
+            return Ok(None);
+        };
+        let Some(transactions) = self.body(hash)? else {
+            return Ok(None);
+        };
+        Ok(Some(Block {
+            header,
+            transactions,
+        }))
+    }
+
+    /// The canonical block hash at `height`.
+    pub fn canonical_hash(&self, height: u64) -> Result<Option<Hash>, StorageError> {
+        self.get(CF_CANONICAL, &height.to_be_bytes())?
+            .map(|b| to_hash(&b))
+            .transpose()
+    }
+
+    /// Where a transaction sits in the canonical chain.
+    pub fn tx_location(&self, tx_hash: &Hash) -> Result<Option<TxLocation>, StorageError> {
+        self.get(CF_TX_INDEX, tx_hash)?
+            .map(|b| {
+                if b.len() != 12 {
+                    return Err(StorageError::Corrupt(format!(
+                        "tx index entry of {} bytes",
+                        b.len()
+                    )));
+                }
+                Ok(TxLocation {
+                    height: u64::from_be_bytes(b[..8].try_into().expect("8 bytes")),
+                    index: u32::from_be_bytes(b[8..].try_into().expect("4 bytes")),
+                })
+            })
+            .transpose()
+    }
+
+    /// The canonical head: (height, hash).
+    pub fn head(&self) -> Result<Option<(u64, Hash)>, StorageError> {
+        self.get(CF_META, META_HEAD)?
+            .map(|b| {
+                if b.len() != 40 {
+                    return Err(StorageError::Corrupt(format!(
+                        "head record of {} bytes",
+                        b.len()
+                    )));
+                }
+                Ok((
+                    u64::from_be_bytes(b[..8].try_into().expect("8 bytes")),
+                    to_hash(&b[8..])?,
+                ))
+            })
+            .transpose()
+    }
+
+    /// The genesis hash this database was created for.
+    pub fn genesis_hash(&self) -> Result<Option<Hash>, StorageError> {
+        self.get(CF_META, META_GENESIS)?
+            .map(|b| to_hash(&b))
+            .transpose()
+    }
+
+    /// Starts an atomic change.
+    pub fn write_set(&self) -> WriteSet<'_> {
+        WriteSet {
+            store: self,
+            batch: WriteBatch::default(),
+        }
+    }
+
+    /// Applies a change atomically.
+    pub fn commit(&self, set: WriteSet<'_>) -> Result<(), StorageError> {
+        self.db.write(set.batch)?;
+        Ok(())
+    }
+
+    /// Flushes memtables to SST files (clean shutdown).
+    pub fn flush(&self) -> Result<(), StorageError> {
+        for cf in COLUMN_FAMILIES {
+            self.db.flush_cf(self.cf(cf))?;
+        }
+        Ok(())
+    }
+}
+
+impl NodeStore for Store {
+    fn get_node(&self, hash: &Hash) -> Result<Option<Vec<u8>>, TrieError> {
+        self.db
+            .get_cf(self.cf(CF_TRIE), hash)
+            .map_err(|e| TrieError::Store(e.to_string()))
+    }
+}
+
+fn to_hash(bytes: &[u8]) -> Result<Hash, StorageError> {
+    bytes
+        .try_into()
+        .map_err(|_| StorageError::Corrupt(format!("hash of {} bytes", bytes.len())))
+}
+
+/// A set of changes applied together by [`Store::commit`].
+pub struct WriteSet<'a> {
+    store: &'a Store,
+    batch: WriteBatch,
+}
+
+impl WriteSet<'_> {
+    /// Stores a block's header and body under its hash (not yet canonical).
+    pub fn put_block(&mut self, hash: &Hash, block: &Block) {
+        self.batch.put_cf(
+            self.store.cf(CF_HEADERS),
+            hash,
+            encoding::encode_header(&block.header),
+        );
+        self.batch.put_cf(
+            self.store.cf(CF_BODIES),
+            hash,
+            encoding::encode_body(&block.transactions),
+        );
+    }
+
+    /// Stores trie nodes.
+    pub fn put_trie_nodes(&mut self, nodes: &[(Hash, Vec<u8>)]) {
+        let cf = self.store.cf(CF_TRIE);
+        for (hash, node) in nodes {
+            self.batch.put_cf(cf, hash, node);
+        }
+    }
+
+    /// Makes `hash` canonical at `height` and indexes its transactions.
+    pub fn set_canonical(&mut self, height: u64, hash: &Hash, txs: &[Transaction]) {
+        self.batch
+            .put_cf(self.store.cf(CF_CANONICAL), height.to_be_bytes(), hash);
+        let cf = self.store.cf(CF_TX_INDEX);
+        for (index, tx) in txs.iter().enumerate() {
+            let mut loc = [0u8; 12];
+            loc[..8].copy_from_slice(&height.to_be_bytes());
+            loc[8..].copy_from_slice(&(index as u32).to_be_bytes());
+            self.batch.put_cf(cf, tx.hash(), loc);
+        }
+    }
+
+    /// Removes the canonical entry at `height` and the index entries of its transactions.
+    pub fn unset_canonical(&mut self, height: u64, txs: &[Transaction]) {
+        self.batch
+            .delete_cf(self.store.cf(CF_CANONICAL), height.to_be_bytes());
+        let cf = self.store.cf(CF_TX_INDEX);
+        for tx in txs {
+            self.batch.delete_cf(cf, tx.hash());
+        }
+    }
+
+    /// Moves the head pointer.
+    pub fn set_head(&mut self, height: u64, hash: &Hash) {
+        let mut v = Vec::with_capacity(40);
+        v.extend_from_slice(&height.to_be_bytes());
+        v.extend_from_slice(hash);
+        self.batch.put_cf(self.store.cf(CF_META), META_HEAD, v);
+    }
+
+    /// Records the genesis hash.
+    pub fn set_genesis(&mut self, hash: &Hash) {
+        self.batch
+            .put_cf(self.store.cf(CF_META), META_GENESIS, hash);
+    }
+}

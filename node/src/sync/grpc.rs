@@ -1,0 +1,283 @@
+//! [`PeerClient`] over gRPC (tonic). Channels connect lazily; every call has a deadline and every
+//! stream a per-message stall timeout; replies are checked against the request's bounds before the
+//! engine sees them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use proto::sync::v1 as wire;
+use proto::sync::v1::sync_client::SyncClient;
+use tonic::transport::{Channel, Endpoint};
+
+use super::peer::{
+    Connector, MAX_BODIES_PER_REQUEST, MAX_PEER_ADDRESSES, PeerClient, PeerError, PeerStatus,
+};
+use super::wire::{header_from_wire, tx_from_wire};
+use crate::chain::types::to_array;
+use crate::chain::{Hash, Header, Transaction};
+
+/// Metadata key carrying the caller's node id (its listen address), so a server can tell peers
+/// apart.
+pub const NODE_ID_METADATA: &str = "x-luxtensor-node";
+/// Most transactions accepted in one body.
+pub const MAX_BODY_TXS: usize = 100_000;
+
+/// Timeouts for gRPC peers.
+#[derive(Clone, Debug)]
+pub struct GrpcTimeouts {
+    /// Connection establishment.
+    pub connect: Duration,
+    /// Unary calls and the first message of a stream.
+    pub request: Duration,
+    /// Gap allowed between two stream messages.
+    pub stall: Duration,
+}
+
+impl Default for GrpcTimeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(3),
+            request: Duration::from_secs(10),
+            stall: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Connects to peers over gRPC.
+#[derive(Clone, Debug)]
+pub struct GrpcConnector {
+    /// Timeouts for every peer.
+    pub timeouts: GrpcTimeouts,
+    /// Our node id, sent as metadata.
+    pub node_id: String,
+}
+
+impl Connector for GrpcConnector {
+    fn connect(&self, address: &str) -> Result<Arc<dyn PeerClient>, PeerError> {
+        Ok(Arc::new(GrpcPeer::new(
+            address,
+            self.timeouts.clone(),
+            &self.node_id,
+        )?))
+    }
+}
+
+/// A peer reached over gRPC.
+#[derive(Debug, Clone)]
+pub struct GrpcPeer {
+    address: String,
+    client: SyncClient<Channel>,
+    timeouts: GrpcTimeouts,
+    node_id: tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
+}
+
+fn from_status(s: tonic::Status) -> PeerError {
+    match s.code() {
+        tonic::Code::DeadlineExceeded => PeerError::Timeout("call"),
+        tonic::Code::FailedPrecondition => PeerError::Refused(s.message().to_string()),
+        tonic::Code::InvalidArgument => {
+            PeerError::Protocol(format!("peer rejected our request: {}", s.message()))
+        }
+        _ => PeerError::Transport(format!("{:?}: {}", s.code(), s.message())),
+    }
+}
+
+impl GrpcPeer {
+    /// A lazily connecting client for `address` (host:port).
+    pub fn new(address: &str, timeouts: GrpcTimeouts, node_id: &str) -> Result<Self, PeerError> {
+        let endpoint = Endpoint::from_shared(format!("http://{address}"))
+            .map_err(|e| PeerError::Transport(format!("bad peer address {address:?}: {e}")))?
+            .connect_timeout(timeouts.connect)
+            .tcp_nodelay(true);
+        let client = SyncClient::new(endpoint.connect_lazy())
+            .max_decoding_message_size(crate::rpc::server::MAX_RESPONSE_BYTES)
+            .max_encoding_message_size(crate::rpc::server::MAX_REQUEST_BYTES);
+        let node_id = node_id
+            .parse()
+            .unwrap_or_else(|_| tonic::metadata::MetadataValue::from_static("unknown"));
+        Ok(Self {
+            address: address.to_string(),
+            client,
+            timeouts,
+            node_id,
+        })
+    }
+
+    fn request<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        request.set_timeout(self.timeouts.request);
+        request
+            .metadata_mut()
+            .insert(NODE_ID_METADATA, self.node_id.clone());
+        request
+    }
+
+    async fn call<F, T>(&self, what: &'static str, fut: F) -> Result<T, PeerError>
+    where
+        F: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        match tokio::time::timeout(self.timeouts.request, fut).await {
+            Err(_) => Err(PeerError::Timeout(what)),
+            Ok(Err(status)) => Err(from_status(status)),
+            Ok(Ok(r)) => Ok(r.into_inner()),
+        }
+    }
+
+    async fn next<T>(
+        &self,
+        what: &'static str,
+        stream: &mut tonic::Streaming<T>,
+    ) -> Result<Option<T>, PeerError> {
+        match tokio::time::timeout(self.timeouts.stall, stream.message()).await {
+            Err(_) => Err(PeerError::Timeout(what)),
+            Ok(r) => r.map_err(from_status),
+        }
+    }
+}
+
+fn status_from_wire(s: wire::Status) -> Result<PeerStatus, PeerError> {
+    let bad = |e: crate::chain::TypeError| PeerError::Protocol(format!("status: {e}"));
+    Ok(PeerStatus {
+        chain_id: s.chain_id,
+        genesis_hash: to_array("genesis_hash", &s.genesis_hash).map_err(bad)?,
+        head_height: s.head_height,
+        head_hash: to_array("head_hash", &s.head_hash).map_err(bad)?,
+        state_root: to_array("state_root", &s.state_root).map_err(bad)?,
+        listen_address: s.listen_address,
+    })
+}
+
+/// Our status as a wire message.
+pub fn status_to_wire(s: &PeerStatus) -> wire::Status {
+    wire::Status {
+        chain_id: s.chain_id,
+        genesis_hash: s.genesis_hash.to_vec(),
+        head_height: s.head_height,
+        head_hash: s.head_hash.to_vec(),
+        state_root: s.state_root.to_vec(),
+        listen_address: s.listen_address.clone(),
+    }
+}
+
+#[tonic::async_trait]
+impl PeerClient for GrpcPeer {
+    fn address(&self) -> &str {
+        &self.address
+    }
+
+    async fn handshake(&self, ours: &PeerStatus) -> Result<PeerStatus, PeerError> {
+        let mut client = self.client.clone();
+        let reply = self
+            .call(
+                "handshake",
+                client.handshake(self.request(status_to_wire(ours))),
+            )
+            .await?;
+        status_from_wire(reply)
+    }
+
+    async fn headers(&self, locator: Vec<Hash>, max: u32) -> Result<Vec<Header>, PeerError> {
+        let mut client = self.client.clone();
+        let request = wire::GetHeadersRequest {
+            locator: locator.iter().map(|h| h.to_vec()).collect(),
+            max_count: max,
+        };
+        let mut stream = self
+            .call("headers", client.get_headers(self.request(request)))
+            .await?;
+        let mut headers = Vec::new();
+        while let Some(chunk) = self.next("headers stream", &mut stream).await? {
+            if headers.len() + chunk.headers.len() > max as usize {
+                return Err(PeerError::Protocol(format!(
+                    "sent more than the {max} headers asked for"
+                )));
+            }
+            for h in &chunk.headers {
+                headers.push(
+                    header_from_wire(h).map_err(|e| PeerError::Protocol(format!("header: {e}")))?,
+                );
+            }
+        }
+        Ok(headers)
+    }
+
+    async fn bodies(&self, hashes: Vec<Hash>) -> Result<Vec<(Hash, Vec<Transaction>)>, PeerError> {
+        if hashes.len() > MAX_BODIES_PER_REQUEST {
+            return Err(PeerError::Protocol(format!(
+                "asked for {} bodies (max {MAX_BODIES_PER_REQUEST})",
+                hashes.len()
+            )));
+        }
+        let mut client = self.client.clone();
+        let asked = hashes.len();
+        let request = wire::GetBodiesRequest {
+            hashes: hashes.iter().map(|h| h.to_vec()).collect(),
+        };
+        let mut stream = self
+            .call("bodies", client.get_bodies(self.request(request)))
+            .await?;
+        let mut bodies = Vec::with_capacity(asked);
+        while let Some(body) = self.next("bodies stream", &mut stream).await? {
+            if bodies.len() >= asked {
+                return Err(PeerError::Protocol(format!(
+                    "sent more than the {asked} bodies asked for"
+                )));
+            }
+            if body.transactions.len() > MAX_BODY_TXS {
+                return Err(PeerError::Protocol(format!(
+                    "body with {} transactions",
+                    body.transactions.len()
+                )));
+            }
+            let hash = to_array("block_hash", &body.block_hash)
+                .map_err(|e| PeerError::Protocol(e.to_string()))?;
+            let txs = body
+                .transactions
+                .iter()
+                .map(tx_from_wire)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| PeerError::Protocol(format!("transaction: {e}")))?;
+            bodies.push((hash, txs));
+        }
+        Ok(bodies)
+    }
+
+    async fn peers(&self) -> Result<Vec<String>, PeerError> {
+        let mut client = self.client.clone();
+        let reply = self
+            .call(
+                "peers",
+                client.get_peers(self.request(wire::GetPeersRequest {})),
+            )
+            .await?;
+        if reply.addresses.len() > MAX_PEER_ADDRESSES {
+            return Err(PeerError::Protocol(format!(
+                "sent {} peer addresses",
+                reply.addresses.len()
+            )));
+        }
+        Ok(reply.addresses)
+    }
+
+    async fn subscribe_heads(
+        &self,
+    ) -> Result<BoxStream<'static, Result<Header, PeerError>>, PeerError> {
+        let mut client = self.client.clone();
+        let mut request = tonic::Request::new(wire::SubscribeHeadsRequest {});
+        request
+            .metadata_mut()
+            .insert(NODE_ID_METADATA, self.node_id.clone());
+        let stream = self
+            .call("subscribe", client.subscribe_heads(request))
+            .await?;
+        Ok(stream
+            .map(|item| {
+                item.map_err(from_status).and_then(|h| {
+                    header_from_wire(&h).map_err(|e| PeerError::Protocol(format!("head: {e}")))
+                })
+            })
+            .boxed())
+    }
+}
