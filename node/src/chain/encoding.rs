@@ -195,3 +195,103 @@ pub fn decode_block(header: &[u8], body: &[u8]) -> Result<Block, DecodeError> {
         transactions: decode_body(body)?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::crypto::{self, Keypair};
+
+    fn sample_tx() -> Transaction {
+        let kp = Keypair::from_seed([1u8; 32]);
+        let mut tx = Transaction {
+            chain_id: 7777,
+            sender: kp.public(),
+            nonce: 5,
+            recipient: Address([0xaa; 20]),
+            amount: 1000,
+            fee: 3,
+            signature: Signature::default(),
+        };
+        tx.signature = kp.sign(&tx.signing_message());
+        tx
+    }
+
+    fn sample_header() -> Header {
+        let kp = Keypair::from_seed([2u8; 32]);
+        let mut h = Header {
+            chain_id: 7777,
+            height: 42,
+            parent_hash: [0x11; 32],
+            timestamp_ms: 1_700_000_000_000,
+            tx_root: [0x22; 32],
+            tx_count: 3,
+            state_root: [0x33; 32],
+            producer: kp.public(),
+            signature: Signature::default(),
+        };
+        h.signature = kp.sign(&h.signing_message());
+        h
+    }
+
+    #[test]
+    fn transaction_layout_is_fixed_big_endian() {
+        let tx = sample_tx();
+        let expected_body = [
+            "0000000000001e61".to_string(),
+            hex::encode(tx.sender.0),
+            "0000000000000005".into(),
+            "aa".repeat(20),
+            "00000000000003e8".into(),
+            "0000000000000003".into(),
+        ]
+        .concat();
+        let encoded = encode_tx(&tx);
+        assert_eq!(encoded.len(), TX_LEN);
+        assert_eq!(hex::encode(&encoded[..TX_BODY_LEN]), expected_body);
+        assert_eq!(&encoded[TX_BODY_LEN..], &tx.signature.0);
+        assert_eq!(tx_signing_message(&tx), [TX_DOMAIN, &encoded[..TX_BODY_LEN]].concat());
+        assert_eq!(decode_tx(&encoded), Ok(tx.clone()));
+        assert_eq!(tx.hash(), *blake3::hash(&encoded).as_bytes());
+    }
+
+    #[test]
+    fn header_layout_is_fixed_big_endian() {
+        let h = sample_header();
+        let expected = [
+            "0000000000001e61".to_string(),
+            "000000000000002a".into(),
+            "11".repeat(32),
+            "0000018bcfe56800".into(),
+            "22".repeat(32),
+            "00000003".into(),
+            "33".repeat(32),
+            hex::encode(h.producer.0),
+        ]
+        .concat();
+        assert_eq!(hex::encode(encode_header_unsigned(&h)), expected);
+        assert_eq!(h.hash(), *blake3::hash(&hex::decode(&expected).unwrap()).as_bytes());
+        assert_eq!(decode_header(&encode_header(&h)), Ok(h.clone()));
+        assert_eq!(h.signing_message(), [HEADER_DOMAIN, &h.hash()[..]].concat());
+        assert!(crypto::verify(&h.producer, &h.signing_message(), &h.signature).is_ok());
+    }
+
+    #[test]
+    fn golden_hashes() {
+        // Pinned: a peer implementation can check its encoder against these (docs/PROTOCOL.md).
+        assert_eq!(hex::encode(sample_tx().hash()), GOLDEN_TX_HASH);
+        assert_eq!(hex::encode(sample_header().hash()), GOLDEN_HEADER_HASH);
+        assert_eq!(hex::encode(address_of(&Keypair::from_seed([1u8; 32]).public().0)), GOLDEN_ADDRESS);
+    }
+
+    const GOLDEN_TX_HASH: &str = "c8ef5fee55840117eeb0e0bd6849754562c007c7c060de9a99abf3dd849b842a";
+    const GOLDEN_HEADER_HASH: &str = "5ca109e86c5afd32b266b947b904de8041cc43413734c6780421f71f124e154b";
+    const GOLDEN_ADDRESS: &str = "97b1c813eae702332ba3eaa1625f942c5472626d";
+
+    #[test]
+    fn wrong_lengths_are_rejected() {
+        assert!(decode_tx(&[0u8; TX_LEN - 1]).is_err());
+        assert!(decode_header(&[0u8; HEADER_LEN + 1]).is_err());
+        assert!(decode_body(&[0u8; TX_LEN + 3]).is_err());
+        assert_eq!(decode_body(&[]), Ok(vec![]));
+    }
+}
