@@ -206,3 +206,87 @@ impl Mempool {
             .collect();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::crypto::Keypair;
+
+    fn rules() -> ChainRules {
+        ChainRules { chain_id: 5, validators: vec![Keypair::from_seed([1; 32]).public()], max_future_drift_ms: 0, verify_threads: 1 }
+    }
+
+    fn tx(from: &Keypair, nonce: u64, amount: u64) -> Transaction {
+        let mut tx = Transaction {
+            chain_id: 5,
+            sender: from.public(),
+            nonce,
+            recipient: Address([7; 20]),
+            amount,
+            fee: 1,
+            signature: Default::default(),
+        };
+        tx.signature = from.sign(&tx.signing_message());
+        tx
+    }
+
+    #[test]
+    fn every_rejection_is_precise() {
+        let pool = Mempool::new(3);
+        let r = rules();
+        let alice = Keypair::from_seed([2; 32]);
+        let funded = Account { nonce: 4, balance: 100 };
+        let mut bad_sig = tx(&alice, 4, 1);
+        bad_sig.amount = 2;
+        assert_eq!(pool.submit(bad_sig, &r, funded), Err(MempoolError::BadSignature(CryptoError::BadSignature)));
+        let mut other_chain = tx(&alice, 4, 1);
+        other_chain.chain_id = 6;
+        other_chain.signature = alice.sign(&other_chain.signing_message());
+        assert_eq!(pool.submit(other_chain, &r, funded), Err(MempoolError::WrongChain { expected: 5, got: 6 }));
+        assert_eq!(pool.submit(tx(&alice, 3, 1), &r, funded), Err(MempoolError::NonceTooLow { expected: 4, got: 3 }));
+        assert_eq!(pool.submit(tx(&alice, 6, 1), &r, funded), Err(MempoolError::NonceTooHigh { expected: 4, got: 6 }));
+        assert_eq!(
+            pool.submit(tx(&alice, 4, 100), &r, funded),
+            Err(MempoolError::InsufficientBalance { needed: 101, available: 100 })
+        );
+        assert!(pool.submit(tx(&alice, 4, 50), &r, funded).is_ok());
+        // The next nonce follows the pending one, and the balance counts pending spends.
+        assert_eq!(pool.submit(tx(&alice, 4, 1), &r, funded), Err(MempoolError::NonceTooLow { expected: 5, got: 4 }));
+        assert_eq!(
+            pool.submit(tx(&alice, 5, 49), &r, funded),
+            Err(MempoolError::InsufficientBalance { needed: 101, available: 100 })
+        );
+        assert!(pool.submit(tx(&alice, 5, 10), &r, funded).is_ok());
+        let bob = Keypair::from_seed([3; 32]);
+        assert!(pool.submit(tx(&bob, 0, 1), &r, Account { nonce: 0, balance: 10 }).is_ok());
+        assert_eq!(pool.submit(tx(&bob, 1, 1), &r, Account { nonce: 0, balance: 10 }), Err(MempoolError::Full { limit: 3 }));
+        assert_eq!(pool.len(), 3);
+    }
+
+    #[test]
+    fn candidates_keep_nonce_order_and_prune_drops_included() {
+        let pool = Mempool::new(100);
+        let r = rules();
+        let alice = Keypair::from_seed([2; 32]);
+        let bob = Keypair::from_seed([3; 32]);
+        let acct = Account { nonce: 0, balance: 1000 };
+        for n in 0..3 {
+            pool.submit(tx(&alice, n, 1), &r, acct).unwrap();
+            pool.submit(tx(&bob, n, 1), &r, acct).unwrap();
+        }
+        let c = pool.candidates(10);
+        assert_eq!(c.len(), 6);
+        for who in [&alice, &bob] {
+            let nonces: Vec<u64> = c.iter().filter(|t| t.sender == who.public()).map(|t| t.nonce).collect();
+            assert_eq!(nonces, vec![0, 1, 2]);
+        }
+        assert_eq!(pool.candidates(3).len(), 3);
+        let included: Vec<Transaction> = c.iter().filter(|t| t.nonce == 0).cloned().collect();
+        pool.prune(&included, |a| (*a == alice.public().address()).then_some(2));
+        // Alice's account nonce is 2 now: her nonce-1 transaction is stale too.
+        assert_eq!(pool.len(), 3);
+        let left = pool.candidates(10);
+        assert!(left.iter().any(|t| t.sender == alice.public() && t.nonce == 2));
+        assert_eq!(left.iter().filter(|t| t.sender == bob.public()).count(), 2);
+    }
+}
