@@ -64,6 +64,9 @@ pub enum MempoolError {
 struct Inner {
     by_sender: HashMap<Address, BTreeMap<u64, Transaction>>,
     hashes: HashSet<Hash>,
+    /// When each sender's queue got its current first transaction (arrival order).
+    arrival: HashMap<Address, u64>,
+    next_arrival: u64,
 }
 
 /// The pool of pending transactions.
@@ -151,6 +154,9 @@ impl Mempool {
             return Err(MempoolError::Full { limit: self.limit });
         }
         inner.hashes.insert(hash);
+        let seq = inner.next_arrival;
+        inner.next_arrival += 1;
+        inner.arrival.entry(sender).or_insert(seq);
         inner
             .by_sender
             .entry(sender)
@@ -159,10 +165,14 @@ impl Mempool {
         Ok(hash)
     }
 
-    /// Up to `max` transactions, each sender's in nonce order, senders taken in turn.
+    /// Up to `max` transactions, each sender's in nonce order, senders taken in turn in the order
+    /// they arrived.
     pub fn candidates(&self, max: usize) -> Vec<Transaction> {
         let inner = self.inner.lock().expect("mempool lock");
-        let mut queues: Vec<_> = inner.by_sender.values().map(|q| q.values()).collect();
+        let mut senders: Vec<(&u64, &BTreeMap<u64, Transaction>)> =
+            inner.by_sender.iter().map(|(a, q)| (inner.arrival.get(a).unwrap_or(&u64::MAX), q)).collect();
+        senders.sort_by_key(|(seq, _)| **seq);
+        let mut queues: Vec<_> = senders.into_iter().map(|(_, q)| q.values()).collect();
         let mut out = Vec::new();
         while out.len() < max {
             let before = out.len();
@@ -193,13 +203,14 @@ impl Mempool {
                 q.remove(&tx.nonce);
             }
         }
-        let Inner { by_sender, hashes } = &mut *inner;
+        let Inner { by_sender, hashes, arrival, .. } = &mut *inner;
         by_sender.retain(|sender, q| {
             if let Some(nonce) = nonce_of(sender) {
                 *q = q.split_off(&nonce);
             }
             !q.is_empty()
         });
+        arrival.retain(|sender, _| by_sender.contains_key(sender));
         *hashes = by_sender
             .values()
             .flat_map(|q| q.values().map(Transaction::hash))
@@ -288,5 +299,33 @@ mod tests {
         let left = pool.candidates(10);
         assert!(left.iter().any(|t| t.sender == alice.public() && t.nonce == 2));
         assert_eq!(left.iter().filter(|t| t.sender == bob.public()).count(), 2);
+    }
+}
+#[cfg(test)]
+mod fifo_tests {
+    use super::*;
+    use crate::chain::crypto::Keypair;
+
+    #[test]
+    fn senders_are_served_in_arrival_order_across_blocks() {
+        let pool = Mempool::new(100);
+        let r = ChainRules { chain_id: 5, validators: vec![], max_future_drift_ms: 0, verify_threads: 1 };
+        let k: Vec<Keypair> = (0..3u8).map(|i| Keypair::from_seed([i + 10; 32])).collect();
+        let t = |who: &Keypair, nonce| {
+            let mut tx = Transaction { chain_id: 5, sender: who.public(), nonce, recipient: Address([1; 20]), amount: 1, fee: 1, signature: Default::default() };
+            tx.signature = who.sign(&tx.signing_message());
+            tx
+        };
+        let acct = |n| Account { nonce: n, balance: 100 };
+        pool.submit(t(&k[0], 0), &r, acct(0)).unwrap();
+        pool.submit(t(&k[1], 0), &r, acct(0)).unwrap();
+        let first = pool.candidates(10);
+        assert_eq!(first.iter().map(|x| x.sender).collect::<Vec<_>>(), vec![k[0].public(), k[1].public()]);
+        pool.prune(&first, |_| Some(1));
+        assert!(pool.is_empty());
+        pool.submit(t(&k[2], 0), &r, acct(0)).unwrap();
+        pool.submit(t(&k[0], 1), &r, acct(1)).unwrap();
+        let second = pool.candidates(10);
+        assert_eq!(second.iter().map(|x| x.sender).collect::<Vec<_>>(), vec![k[2].public(), k[0].public()]);
     }
 }

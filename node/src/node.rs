@@ -44,6 +44,7 @@ pub struct Node {
     sync_state: Arc<SyncState>,
     local_addr: SocketAddr,
     cancel: CancellationToken,
+    production: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -94,6 +95,7 @@ impl Node {
         let corruptor = config
             .misbehave
             .map(|m| Arc::new(Corruptor::new(m, config.validator_key.clone())));
+        let cancel = CancellationToken::new();
         let services = ServerConfig {
             query: QueryService::new(
                 ledger.clone(),
@@ -101,7 +103,7 @@ impl Node {
                 sync_state.clone(),
                 producer.validator(),
             ),
-            sync: SyncService::new(ledger.clone(), book.clone(), corruptor),
+            sync: SyncService::new(ledger.clone(), book.clone(), corruptor, cancel.clone()),
             control: config.control_token.clone().map(|token| {
                 (
                     ControlService::new(
@@ -114,7 +116,6 @@ impl Node {
                 )
             }),
         };
-        let cancel = CancellationToken::new();
         let mut tasks = Vec::new();
         let server_cancel = cancel.clone();
         tasks.push(tokio::spawn(async move {
@@ -124,9 +125,10 @@ impl Node {
             }
         }));
         tasks.push(tokio::spawn(engine.clone().run(cancel.clone())));
+        let production = cancel.child_token();
         if !config.block_interval.is_zero() && producer.validator().is_some() {
             tasks.push(tokio::spawn(
-                producer.clone().run(config.block_interval, cancel.clone()),
+                producer.clone().run(config.block_interval, production.clone()),
             ));
         }
         let head = ledger.head();
@@ -149,8 +151,14 @@ impl Node {
             sync_state,
             local_addr,
             cancel,
+            production,
             tasks,
         })
+    }
+
+    /// Stops interval block production; serving and syncing go on.
+    pub fn stop_producing(&self) {
+        self.production.cancel();
     }
 
     /// The gRPC address actually bound.

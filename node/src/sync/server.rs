@@ -10,6 +10,7 @@ use futures::Stream;
 use proto::sync::v1 as wire;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use super::book::PeerBook;
@@ -32,6 +33,7 @@ pub struct SyncService {
     ledger: Arc<Ledger>,
     book: Arc<PeerBook>,
     corruptor: Option<Arc<Corruptor>>,
+    shutdown: CancellationToken,
 }
 
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
@@ -56,11 +58,13 @@ impl SyncService {
         ledger: Arc<Ledger>,
         book: Arc<PeerBook>,
         corruptor: Option<Arc<Corruptor>>,
+        shutdown: CancellationToken,
     ) -> Self {
         Self {
             ledger,
             book,
             corruptor,
+            shutdown,
         }
     }
 
@@ -95,6 +99,16 @@ impl SyncService {
             .ok()??;
         corruptor.alternate(&head.header, parent.state_root)
     }
+}
+
+/// Holds a stream open without sending, until the peer gives up or the node stops.
+fn stall<T>(tx: &mpsc::Sender<T>, shutdown: &CancellationToken) {
+    tokio::runtime::Handle::current().block_on(async {
+        tokio::select! {
+            _ = tx.closed() => {}
+            _ = shutdown.cancelled() => {}
+        }
+    });
 }
 
 fn locator_start(ledger: &Ledger, locator: &[Hash]) -> Result<u64, Status> {
@@ -171,6 +185,7 @@ impl wire::sync_server::Sync for SyncService {
         let alternate = self.alternate_head(&id);
         let ledger = self.ledger.clone();
         let corruptor = self.corruptor.clone();
+        let shutdown = self.shutdown.clone();
         let (tx, rx) = mpsc::channel(4);
         tokio::task::spawn_blocking(move || {
             let mode = corruptor.as_ref().map(|c| c.mode());
@@ -208,8 +223,7 @@ impl wire::sync_server::Sync for SyncService {
                 }
                 if mode == Some(Misbehave::Stall) {
                     // Hold the stream open without sending anything more.
-                    let handle = tokio::runtime::Handle::current();
-                    handle.block_on(tx.closed());
+                    stall(&tx, &shutdown);
                     return;
                 }
                 if done {
@@ -243,6 +257,7 @@ impl wire::sync_server::Sync for SyncService {
         let alternate = self.alternate_head(&id);
         let ledger = self.ledger.clone();
         let corruptor = self.corruptor.clone();
+        let shutdown = self.shutdown.clone();
         let chain_id = self.ledger.rules().chain_id;
         let (tx, rx) = mpsc::channel(8);
         tokio::task::spawn_blocking(move || {
@@ -273,7 +288,7 @@ impl wire::sync_server::Sync for SyncService {
                     return;
                 }
                 if mode == Some(Misbehave::Stall) && i == 0 {
-                    tokio::runtime::Handle::current().block_on(tx.closed());
+                    stall(&tx, &shutdown);
                     return;
                 }
             }
@@ -306,6 +321,7 @@ impl wire::sync_server::Sync for SyncService {
                 tokio::select! {
                     changed = heads.changed() => if changed.is_err() { return },
                     _ = tx.closed() => return,
+                    _ = service.shutdown.cancelled() => return,
                 }
             }
         });
