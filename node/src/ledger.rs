@@ -303,6 +303,12 @@ impl Ledger {
             .get(loc.index as usize)
             .cloned()
             .ok_or_else(|| StorageError::Corrupt(format!("tx index {} beyond body", loc.index)))?;
+        if tx.hash() != *hash {
+            return Err(StorageError::Corrupt(format!(
+                "tx index of {} points at another transaction",
+                to_hex(hash)
+            )));
+        }
         Ok(Some((tx, loc, block_hash)))
     }
 

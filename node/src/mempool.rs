@@ -169,8 +169,11 @@ impl Mempool {
     /// they arrived.
     pub fn candidates(&self, max: usize) -> Vec<Transaction> {
         let inner = self.inner.lock().expect("mempool lock");
-        let mut senders: Vec<(&u64, &BTreeMap<u64, Transaction>)> =
-            inner.by_sender.iter().map(|(a, q)| (inner.arrival.get(a).unwrap_or(&u64::MAX), q)).collect();
+        let mut senders: Vec<(&u64, &BTreeMap<u64, Transaction>)> = inner
+            .by_sender
+            .iter()
+            .map(|(a, q)| (inner.arrival.get(a).unwrap_or(&u64::MAX), q))
+            .collect();
         senders.sort_by_key(|(seq, _)| **seq);
         let mut queues: Vec<_> = senders.into_iter().map(|(_, q)| q.values()).collect();
         let mut out = Vec::new();
@@ -203,7 +206,12 @@ impl Mempool {
                 q.remove(&tx.nonce);
             }
         }
-        let Inner { by_sender, hashes, arrival, .. } = &mut *inner;
+        let Inner {
+            by_sender,
+            hashes,
+            arrival,
+            ..
+        } = &mut *inner;
         by_sender.retain(|sender, q| {
             if let Some(nonce) = nonce_of(sender) {
                 *q = q.split_off(&nonce);
@@ -224,7 +232,12 @@ mod tests {
     use crate::chain::crypto::Keypair;
 
     fn rules() -> ChainRules {
-        ChainRules { chain_id: 5, validators: vec![Keypair::from_seed([1; 32]).public()], max_future_drift_ms: 0, verify_threads: 1 }
+        ChainRules {
+            chain_id: 5,
+            validators: vec![Keypair::from_seed([1; 32]).public()],
+            max_future_drift_ms: 0,
+            verify_threads: 1,
+        }
     }
 
     fn tx(from: &Keypair, nonce: u64, amount: u64) -> Transaction {
@@ -246,31 +259,87 @@ mod tests {
         let pool = Mempool::new(3);
         let r = rules();
         let alice = Keypair::from_seed([2; 32]);
-        let funded = Account { nonce: 4, balance: 100 };
+        let funded = Account {
+            nonce: 4,
+            balance: 100,
+        };
         let mut bad_sig = tx(&alice, 4, 1);
         bad_sig.amount = 2;
-        assert_eq!(pool.submit(bad_sig, &r, funded), Err(MempoolError::BadSignature(CryptoError::BadSignature)));
+        assert_eq!(
+            pool.submit(bad_sig, &r, funded),
+            Err(MempoolError::BadSignature(CryptoError::BadSignature))
+        );
         let mut other_chain = tx(&alice, 4, 1);
         other_chain.chain_id = 6;
         other_chain.signature = alice.sign(&other_chain.signing_message());
-        assert_eq!(pool.submit(other_chain, &r, funded), Err(MempoolError::WrongChain { expected: 5, got: 6 }));
-        assert_eq!(pool.submit(tx(&alice, 3, 1), &r, funded), Err(MempoolError::NonceTooLow { expected: 4, got: 3 }));
-        assert_eq!(pool.submit(tx(&alice, 6, 1), &r, funded), Err(MempoolError::NonceTooHigh { expected: 4, got: 6 }));
+        assert_eq!(
+            pool.submit(other_chain, &r, funded),
+            Err(MempoolError::WrongChain {
+                expected: 5,
+                got: 6
+            })
+        );
+        assert_eq!(
+            pool.submit(tx(&alice, 3, 1), &r, funded),
+            Err(MempoolError::NonceTooLow {
+                expected: 4,
+                got: 3
+            })
+        );
+        assert_eq!(
+            pool.submit(tx(&alice, 6, 1), &r, funded),
+            Err(MempoolError::NonceTooHigh {
+                expected: 4,
+                got: 6
+            })
+        );
         assert_eq!(
             pool.submit(tx(&alice, 4, 100), &r, funded),
-            Err(MempoolError::InsufficientBalance { needed: 101, available: 100 })
+            Err(MempoolError::InsufficientBalance {
+                needed: 101,
+                available: 100
+            })
         );
         assert!(pool.submit(tx(&alice, 4, 50), &r, funded).is_ok());
         // The next nonce follows the pending one, and the balance counts pending spends.
-        assert_eq!(pool.submit(tx(&alice, 4, 1), &r, funded), Err(MempoolError::NonceTooLow { expected: 5, got: 4 }));
+        assert_eq!(
+            pool.submit(tx(&alice, 4, 1), &r, funded),
+            Err(MempoolError::NonceTooLow {
+                expected: 5,
+                got: 4
+            })
+        );
         assert_eq!(
             pool.submit(tx(&alice, 5, 49), &r, funded),
-            Err(MempoolError::InsufficientBalance { needed: 101, available: 100 })
+            Err(MempoolError::InsufficientBalance {
+                needed: 101,
+                available: 100
+            })
         );
         assert!(pool.submit(tx(&alice, 5, 10), &r, funded).is_ok());
         let bob = Keypair::from_seed([3; 32]);
-        assert!(pool.submit(tx(&bob, 0, 1), &r, Account { nonce: 0, balance: 10 }).is_ok());
-        assert_eq!(pool.submit(tx(&bob, 1, 1), &r, Account { nonce: 0, balance: 10 }), Err(MempoolError::Full { limit: 3 }));
+        assert!(
+            pool.submit(
+                tx(&bob, 0, 1),
+                &r,
+                Account {
+                    nonce: 0,
+                    balance: 10
+                }
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            pool.submit(
+                tx(&bob, 1, 1),
+                &r,
+                Account {
+                    nonce: 0,
+                    balance: 10
+                }
+            ),
+            Err(MempoolError::Full { limit: 3 })
+        );
         assert_eq!(pool.len(), 3);
     }
 
@@ -280,7 +349,10 @@ mod tests {
         let r = rules();
         let alice = Keypair::from_seed([2; 32]);
         let bob = Keypair::from_seed([3; 32]);
-        let acct = Account { nonce: 0, balance: 1000 };
+        let acct = Account {
+            nonce: 0,
+            balance: 1000,
+        };
         for n in 0..3 {
             pool.submit(tx(&alice, n, 1), &r, acct).unwrap();
             pool.submit(tx(&bob, n, 1), &r, acct).unwrap();
@@ -288,7 +360,11 @@ mod tests {
         let c = pool.candidates(10);
         assert_eq!(c.len(), 6);
         for who in [&alice, &bob] {
-            let nonces: Vec<u64> = c.iter().filter(|t| t.sender == who.public()).map(|t| t.nonce).collect();
+            let nonces: Vec<u64> = c
+                .iter()
+                .filter(|t| t.sender == who.public())
+                .map(|t| t.nonce)
+                .collect();
             assert_eq!(nonces, vec![0, 1, 2]);
         }
         assert_eq!(pool.candidates(3).len(), 3);
@@ -297,7 +373,10 @@ mod tests {
         // Alice's account nonce is 2 now: her nonce-1 transaction is stale too.
         assert_eq!(pool.len(), 3);
         let left = pool.candidates(10);
-        assert!(left.iter().any(|t| t.sender == alice.public() && t.nonce == 2));
+        assert!(
+            left.iter()
+                .any(|t| t.sender == alice.public() && t.nonce == 2)
+        );
         assert_eq!(left.iter().filter(|t| t.sender == bob.public()).count(), 2);
     }
 }
@@ -309,23 +388,45 @@ mod fifo_tests {
     #[test]
     fn senders_are_served_in_arrival_order_across_blocks() {
         let pool = Mempool::new(100);
-        let r = ChainRules { chain_id: 5, validators: vec![], max_future_drift_ms: 0, verify_threads: 1 };
+        let r = ChainRules {
+            chain_id: 5,
+            validators: vec![],
+            max_future_drift_ms: 0,
+            verify_threads: 1,
+        };
         let k: Vec<Keypair> = (0..3u8).map(|i| Keypair::from_seed([i + 10; 32])).collect();
         let t = |who: &Keypair, nonce| {
-            let mut tx = Transaction { chain_id: 5, sender: who.public(), nonce, recipient: Address([1; 20]), amount: 1, fee: 1, signature: Default::default() };
+            let mut tx = Transaction {
+                chain_id: 5,
+                sender: who.public(),
+                nonce,
+                recipient: Address([1; 20]),
+                amount: 1,
+                fee: 1,
+                signature: Default::default(),
+            };
             tx.signature = who.sign(&tx.signing_message());
             tx
         };
-        let acct = |n| Account { nonce: n, balance: 100 };
+        let acct = |n| Account {
+            nonce: n,
+            balance: 100,
+        };
         pool.submit(t(&k[0], 0), &r, acct(0)).unwrap();
         pool.submit(t(&k[1], 0), &r, acct(0)).unwrap();
         let first = pool.candidates(10);
-        assert_eq!(first.iter().map(|x| x.sender).collect::<Vec<_>>(), vec![k[0].public(), k[1].public()]);
+        assert_eq!(
+            first.iter().map(|x| x.sender).collect::<Vec<_>>(),
+            vec![k[0].public(), k[1].public()]
+        );
         pool.prune(&first, |_| Some(1));
         assert!(pool.is_empty());
         pool.submit(t(&k[2], 0), &r, acct(0)).unwrap();
         pool.submit(t(&k[0], 1), &r, acct(1)).unwrap();
         let second = pool.candidates(10);
-        assert_eq!(second.iter().map(|x| x.sender).collect::<Vec<_>>(), vec![k[2].public(), k[0].public()]);
+        assert_eq!(
+            second.iter().map(|x| x.sender).collect::<Vec<_>>(),
+            vec![k[2].public(), k[0].public()]
+        );
     }
 }

@@ -128,7 +128,9 @@ impl Node {
         let production = cancel.child_token();
         if !config.block_interval.is_zero() && producer.validator().is_some() {
             tasks.push(tokio::spawn(
-                producer.clone().run(config.block_interval, production.clone()),
+                producer
+                    .clone()
+                    .run(config.block_interval, production.clone()),
             ));
         }
         let head = ledger.head();

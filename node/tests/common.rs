@@ -11,7 +11,11 @@ pub fn vectors_dir(name: &str) -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors"));
     let dir = base.join(name);
-    assert!(dir.is_dir(), "test vectors not found at {} (set LUXTENSOR_VECTORS to the shared/vectors folder)", dir.display());
+    assert!(
+        dir.is_dir(),
+        "test vectors not found at {} (set LUXTENSOR_VECTORS to the shared/vectors folder)",
+        dir.display()
+    );
     dir
 }
 
@@ -26,7 +30,10 @@ where
         if let Some(v) = check().await {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -52,7 +59,10 @@ pub fn genesis(validators: &[Keypair], dev: u32) -> Genesis {
         genesis_time_ms: 1_700_000_000_000,
         validators: validators.iter().map(|k| k.public().to_string()).collect(),
         accounts: (0..dev)
-            .map(|i| GenesisAccount { address: dev_keypair(CHAIN_ID, i).public().address().to_string(), balance: DEV_BALANCE })
+            .map(|i| GenesisAccount {
+                address: dev_keypair(CHAIN_ID, i).public().address().to_string(),
+                balance: DEV_BALANCE,
+            })
             .collect(),
         dev_accounts: dev,
     }
@@ -65,15 +75,30 @@ pub fn dev(i: u32) -> Keypair {
 
 /// A signed transfer.
 pub fn transfer(from: &Keypair, nonce: u64, to: Address, amount: u64, fee: u64) -> Transaction {
-    let mut tx = Transaction { chain_id: CHAIN_ID, sender: from.public(), nonce, recipient: to, amount, fee, signature: Default::default() };
+    let mut tx = Transaction {
+        chain_id: CHAIN_ID,
+        sender: from.public(),
+        nonce,
+        recipient: to,
+        amount,
+        fee,
+        signature: Default::default(),
+    };
     tx.signature = from.sign(&tx.signing_message());
     tx
 }
 
 /// A valid next block on `parent` (executed to get its state root), signed by `key`.
-pub fn block_on(ledger: &Ledger, parent: &Header, key: &Keypair, txs: Vec<Transaction>, ts_bump: u64) -> Block {
+pub fn block_on(
+    ledger: &Ledger,
+    parent: &Header,
+    key: &Keypair,
+    txs: Vec<Transaction>,
+    ts_bump: u64,
+) -> Block {
     let mut exec = Executor::new(ledger.store(), parent.state_root);
-    exec.apply_block(&txs, &key.public().address()).expect("test transactions execute");
+    exec.apply_block(&txs, &key.public().address())
+        .expect("test transactions execute");
     let (state_root, _) = exec.commit().unwrap();
     let mut header = Header {
         chain_id: CHAIN_ID,
@@ -87,7 +112,10 @@ pub fn block_on(ledger: &Ledger, parent: &Header, key: &Keypair, txs: Vec<Transa
         signature: Default::default(),
     };
     sign(&mut header, key);
-    Block { header, transactions: txs }
+    Block {
+        header,
+        transactions: txs,
+    }
 }
 
 /// Re-signs a header.
@@ -121,11 +149,19 @@ pub struct Spec {
     pub peers: Vec<String>,
     pub misbehave: Option<Misbehave>,
     pub block_interval: Duration,
+    pub discovery: bool,
 }
 
 impl Spec {
     pub fn new(genesis: &Genesis) -> Self {
-        Self { genesis: genesis.clone(), key: None, peers: vec![], misbehave: None, block_interval: Duration::ZERO }
+        Self {
+            genesis: genesis.clone(),
+            key: None,
+            peers: vec![],
+            misbehave: None,
+            block_interval: Duration::ZERO,
+            discovery: true,
+        }
     }
     pub fn key(mut self, k: Keypair) -> Self {
         self.key = Some(k);
@@ -139,6 +175,11 @@ impl Spec {
         self.misbehave = Some(m);
         self
     }
+    /// No peer exchange: the node only knows the peers it is given or that contact it.
+    pub fn no_discovery(mut self) -> Self {
+        self.discovery = false;
+        self
+    }
     pub fn interval(mut self, d: Duration) -> Self {
         self.block_interval = d;
         self
@@ -146,7 +187,11 @@ impl Spec {
 }
 
 pub fn node_config(spec: &Spec, dir: &std::path::Path) -> NodeConfig {
-    let mut c = NodeConfig::new(dir.to_path_buf(), "127.0.0.1:0".parse().unwrap(), spec.genesis.clone());
+    let mut c = NodeConfig::new(
+        dir.to_path_buf(),
+        "127.0.0.1:0".parse().unwrap(),
+        spec.genesis.clone(),
+    );
     c.validator_key = spec.key.clone();
     c.peers = spec.peers.clone();
     c.misbehave = spec.misbehave;
@@ -158,6 +203,7 @@ pub fn node_config(spec: &Spec, dir: &std::path::Path) -> NodeConfig {
     c.sync.tick = Duration::from_millis(100);
     c.sync.handshake_interval = Duration::from_millis(300);
     c.sync.discovery_interval = Duration::from_millis(500);
+    c.sync.peer_exchange = spec.discovery;
     c
 }
 
@@ -169,18 +215,29 @@ pub async fn start(spec: Spec) -> TestNode {
 }
 
 pub async fn channel(addr: &str) -> Channel {
-    tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap()
+    tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
 }
 
 pub async fn query(addr: &str) -> QueryClient<Channel> {
     QueryClient::new(channel(addr).await)
 }
 
-pub type Control = ControlClient<InterceptedService<Channel, Box<dyn FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Send>>>;
+pub type AuthFn =
+    Box<dyn FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Send>;
+
+pub type Control = ControlClient<InterceptedService<Channel, AuthFn>>;
 
 pub async fn control_with(addr: &str, token: Option<&str>) -> Control {
-    let header = token.map(|t| format!("Bearer {t}").parse::<tonic::metadata::MetadataValue<_>>().unwrap());
-    let f: Box<dyn FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Send> = Box::new(move |mut r| {
+    let header = token.map(|t| {
+        format!("Bearer {t}")
+            .parse::<tonic::metadata::MetadataValue<_>>()
+            .unwrap()
+    });
+    let f: AuthFn = Box::new(move |mut r| {
         if let Some(h) = &header {
             r.metadata_mut().insert("authorization", h.clone());
         }
@@ -194,13 +251,21 @@ pub async fn control(addr: &str) -> Control {
 }
 
 pub async fn status(addr: &str) -> api::ChainStatus {
-    query(addr).await.get_status(api::GetStatusRequest {}).await.unwrap().into_inner()
+    query(addr)
+        .await
+        .get_status(api::GetStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner()
 }
 
 pub async fn produce(addr: &str, count: u32, transfers: u32) -> Vec<api::Header> {
     control(addr)
         .await
-        .produce_blocks(api::ProduceBlocksRequest { count, transfers_per_block: transfers })
+        .produce_blocks(api::ProduceBlocksRequest {
+            count,
+            transfers_per_block: transfers,
+        })
         .await
         .unwrap()
         .into_inner()
@@ -213,7 +278,11 @@ pub async fn wait_height(addr: &str, height: u64, timeout: Duration) {
     wait_for(&format!("{addr} to reach height {height}"), timeout, || {
         let mut q = q.clone();
         async move {
-            let s = q.get_status(api::GetStatusRequest {}).await.ok()?.into_inner();
+            let s = q
+                .get_status(api::GetStatusRequest {})
+                .await
+                .ok()?
+                .into_inner();
             (s.height >= height).then_some(())
         }
     })
@@ -226,7 +295,13 @@ pub async fn hashes(addr: &str, to: u64) -> Vec<String> {
     let mut q = query(addr).await;
     let mut out = Vec::new();
     for h in 0..=to {
-        let header = q.get_header(api::BlockId { id: Some(api::block_id::Id::Height(h)) }).await.unwrap().into_inner();
+        let header = q
+            .get_header(api::BlockId {
+                id: Some(api::block_id::Id::Height(h)),
+            })
+            .await
+            .unwrap()
+            .into_inner();
         out.push(header.hash);
     }
     out
@@ -234,22 +309,49 @@ pub async fn hashes(addr: &str, to: u64) -> Vec<String> {
 
 /// Waits until every node has the same head hash at `height` or above, then checks that they
 /// agree on every block hash, the state root, and that their chains verify.
-pub async fn assert_converged(addrs: &[&str], min_height: u64, timeout: Duration) -> api::ChainStatus {
-    let statuses = wait_for(&format!("{addrs:?} to converge at height >= {min_height}"), timeout, || async {
-        let mut all = Vec::new();
-        for a in addrs {
-            all.push(query(a).await.get_status(api::GetStatusRequest {}).await.ok()?.into_inner());
-        }
-        let first = &all[0];
-        (first.height >= min_height && all.iter().all(|s| s.head_hash == first.head_hash && s.height == first.height)).then_some(all)
-    })
+pub async fn assert_converged(
+    addrs: &[&str],
+    min_height: u64,
+    timeout: Duration,
+) -> api::ChainStatus {
+    let statuses = wait_for(
+        &format!("{addrs:?} to converge at height >= {min_height}"),
+        timeout,
+        || async {
+            let mut all = Vec::new();
+            for a in addrs {
+                all.push(
+                    query(a)
+                        .await
+                        .get_status(api::GetStatusRequest {})
+                        .await
+                        .ok()?
+                        .into_inner(),
+                );
+            }
+            let first = &all[0];
+            (first.height >= min_height
+                && all
+                    .iter()
+                    .all(|s| s.head_hash == first.head_hash && s.height == first.height))
+            .then_some(all)
+        },
+    )
     .await;
     let head = statuses[0].clone();
     let reference = hashes(addrs[0], head.height).await;
     for (a, s) in addrs.iter().zip(&statuses) {
         assert_eq!(s.state_root, head.state_root, "{a}: state root");
         assert_eq!(hashes(a, head.height).await, reference, "{a}: block hashes");
-        let v = query(a).await.verify_chain(api::VerifyChainRequest { from_height: 0, to_height: None }).await.unwrap().into_inner();
+        let v = query(a)
+            .await
+            .verify_chain(api::VerifyChainRequest {
+                from_height: 0,
+                to_height: None,
+            })
+            .await
+            .unwrap()
+            .into_inner();
         assert!(v.ok, "{a}: verify chain found {:?}", v.fault);
         assert_eq!(v.blocks_checked, head.height + 1);
     }

@@ -18,9 +18,16 @@ const CHILD_ENV: &str = "LUXTENSOR_CRASH_CHILD_DIR";
 /// Not a test on its own: the body the parent runs in a child process.
 #[test]
 fn crash_child() {
-    let Some(dir) = std::env::var_os(CHILD_ENV) else { return };
+    let Some(dir) = std::env::var_os(CHILD_ENV) else {
+        return;
+    };
     let v = validator(0);
-    let ledger = Ledger::open(std::path::Path::new(&dir), &genesis(std::slice::from_ref(&v), 5), 15_000).unwrap();
+    let ledger = Ledger::open(
+        std::path::Path::new(&dir),
+        &genesis(std::slice::from_ref(&v), 5),
+        15_000,
+    )
+    .unwrap();
     loop {
         let head = ledger.head().header;
         let n = head.height;
@@ -28,8 +35,19 @@ fn crash_child() {
         let txs = (0..5u32)
             .map(|i| {
                 let from = dev(i);
-                let nonce = ledger.account(&head.state_root, &from.public().address(), false).unwrap().0.unwrap_or_default().nonce;
-                transfer(&from, nonce, dev((i + 1 + (n % 4) as u32) % 5).public().address(), 1 + n % 7, 1)
+                let nonce = ledger
+                    .account(&head.state_root, &from.public().address(), false)
+                    .unwrap()
+                    .0
+                    .unwrap_or_default()
+                    .nonce;
+                transfer(
+                    &from,
+                    nonce,
+                    dev((i + 1 + (n % 4) as u32) % 5).public().address(),
+                    1 + n % 7,
+                    1,
+                )
             })
             .collect();
         let block = block_on(&ledger, &head, &v, txs, 0);
@@ -57,23 +75,50 @@ fn sigkill_during_imports_never_leaves_a_half_block() {
         std::thread::sleep(Duration::from_millis(rng.gen_range(40..250)));
         child.kill().unwrap();
         let status = child.wait().unwrap();
-        assert!(!status.success(), "round {round}: the child must have been killed, not have exited");
+        assert!(
+            !status.success(),
+            "round {round}: the child must have been killed, not have exited"
+        );
 
         let ledger = Ledger::open(dir.path(), &genesis(std::slice::from_ref(&v), 5), 15_000)
             .unwrap_or_else(|e| panic!("round {round}: database does not reopen: {e}"));
         let head = ledger.head();
-        assert!(head.header.height >= last_height, "round {round}: head went backwards");
-        assert_eq!(ledger.store().canonical_hash(head.header.height).unwrap(), Some(head.hash));
-        assert_eq!(ledger.store().canonical_hash(head.header.height + 1).unwrap(), None, "round {round}: canonical entry above the head");
-        let block = ledger.store().block(&head.hash).unwrap().expect("head block stored whole");
+        assert!(
+            head.header.height >= last_height,
+            "round {round}: head went backwards"
+        );
+        assert_eq!(
+            ledger.store().canonical_hash(head.header.height).unwrap(),
+            Some(head.hash)
+        );
+        assert_eq!(
+            ledger
+                .store()
+                .canonical_hash(head.header.height + 1)
+                .unwrap(),
+            None,
+            "round {round}: canonical entry above the head"
+        );
+        let block = ledger
+            .store()
+            .block(&head.hash)
+            .unwrap()
+            .expect("head block stored whole");
         for tx in &block.transactions {
-            let (_, loc, _) = ledger.transaction(&tx.hash()).unwrap().expect("head transactions indexed");
+            let (_, loc, _) = ledger
+                .transaction(&tx.hash())
+                .unwrap()
+                .expect("head transactions indexed");
             assert_eq!(loc.height, head.header.height);
         }
         for i in 0..5 {
-            ledger.account(&head.header.state_root, &dev(i).public().address(), true).expect("head state readable");
+            ledger
+                .account(&head.header.state_root, &dev(i).public().address(), true)
+                .expect("head state readable");
         }
-        let report = ledger.verify_chain(verified_to.min(head.header.height), head.header.height).unwrap();
+        let report = ledger
+            .verify_chain(verified_to.min(head.header.height), head.header.height)
+            .unwrap();
         assert_eq!(report.fault, None, "round {round}");
         verified_to = head.header.height;
         last_height = head.header.height;

@@ -19,6 +19,7 @@ fn bytes(v: &str) -> Vec<u8> {
 }
 
 type Ops = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+type Model = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 
 fn load(file: &str) -> Vec<(String, Ops, String)> {
     let path = common::vectors_dir("ethereum-trie").join(file);
@@ -42,14 +43,18 @@ fn load(file: &str) -> Vec<(String, Ops, String)> {
     cases
 }
 
-fn apply(ops: &Ops, commit_every: usize, secure: bool) -> ([u8; 32], MemoryStore, BTreeMap<Vec<u8>, Option<Vec<u8>>>) {
+fn apply(ops: &Ops, commit_every: usize, secure: bool) -> ([u8; 32], MemoryStore, Model) {
     let mut store = MemoryStore::default();
     let mut root = node::state::EMPTY_ROOT;
     let mut model = BTreeMap::new();
     for chunk in ops.chunks(commit_every.max(1)) {
         let mut trie = Trie::at(&store, root);
         for (k, v) in chunk {
-            let key = if secure { keccak256(k).to_vec() } else { k.clone() };
+            let key = if secure {
+                keccak256(k).to_vec()
+            } else {
+                k.clone()
+            };
             match v {
                 Some(v) if !v.is_empty() => trie.insert(&key, v.clone()).unwrap(),
                 _ => trie.remove(&key).unwrap(),
@@ -67,12 +72,20 @@ fn check_file(file: &str, secure: bool) {
     for (name, ops, expected) in load(file) {
         for commit_every in [usize::MAX, 1, 3] {
             let (root, store, model) = apply(&ops, commit_every, secure);
-            assert_eq!(format!("0x{}", hex::encode(root)), expected, "{file}/{name} (commit every {commit_every})");
+            assert_eq!(
+                format!("0x{}", hex::encode(root)),
+                expected,
+                "{file}/{name} (commit every {commit_every})"
+            );
             let trie = Trie::at(&store, root);
             for (key, value) in &model {
                 assert_eq!(&trie.get(key).unwrap(), value, "{file}/{name}: get");
                 let proof = trie.prove(key).unwrap();
-                assert_eq!(&verify_proof(&root, key, &proof).unwrap(), value, "{file}/{name}: proof");
+                assert_eq!(
+                    &verify_proof(&root, key, &proof).unwrap(),
+                    value,
+                    "{file}/{name}: proof"
+                );
             }
         }
     }
@@ -95,7 +108,10 @@ fn py_trie_generated_roots() {
 
 #[test]
 fn tampered_proofs_are_rejected() {
-    let (_, ops, _) = load("generated.json").into_iter().find(|(n, _, _)| n == "account-1-8").unwrap();
+    let (_, ops, _) = load("generated.json")
+        .into_iter()
+        .find(|(n, _, _)| n == "account-1-8")
+        .unwrap();
     let (root, store, model) = apply(&ops, usize::MAX, false);
     let trie = Trie::at(&store, root);
     let (key, value) = model.iter().find(|(_, v)| v.is_some()).unwrap();
@@ -109,5 +125,8 @@ fn tampered_proofs_are_rejected() {
     let last = proof.last_mut().unwrap();
     let n = last.len();
     last[n - 1] ^= 1;
-    assert_ne!(verify_proof(&root, key, &proof).ok().flatten().as_ref(), value.as_ref());
+    assert_ne!(
+        verify_proof(&root, key, &proof).ok().flatten().as_ref(),
+        value.as_ref()
+    );
 }

@@ -12,16 +12,40 @@ use serde_json::Value;
 
 /// Expected verdict per case, in file order, with the reason under ZIP 215.
 const EXPECTED: [(bool, &str); 10] = [
-    (true, "S = 0 with small-order A and R: no small-order rejection, cofactored equation holds"),
-    (true, "small-order A, mixed-order R: cofactored equation holds"),
-    (true, "mixed-order A, small-order R: cofactored equation holds"),
-    (true, "mixed-order A and R: both the cofactored and cofactorless equations hold"),
-    (true, "mixed-order A and R: only the cofactored equation holds, which is the one we use"),
-    (true, "mixed-order A, R of order L: cofactored equation holds (8h not pre-reduced)"),
+    (
+        true,
+        "S = 0 with small-order A and R: no small-order rejection, cofactored equation holds",
+    ),
+    (
+        true,
+        "small-order A, mixed-order R: cofactored equation holds",
+    ),
+    (
+        true,
+        "mixed-order A, small-order R: cofactored equation holds",
+    ),
+    (
+        true,
+        "mixed-order A and R: both the cofactored and cofactorless equations hold",
+    ),
+    (
+        true,
+        "mixed-order A and R: only the cofactored equation holds, which is the one we use",
+    ),
+    (
+        true,
+        "mixed-order A, R of order L: cofactored equation holds (8h not pre-reduced)",
+    ),
     (false, "S > L: non-canonical scalar"),
     (false, "S >> L: non-canonical scalar"),
-    (false, "non-canonical R, valid only if the challenge hashed R re-encoded: we hash R as sent"),
-    (true, "non-canonical R, valid when the challenge hashes R as sent: decodable, so accepted"),
+    (
+        false,
+        "non-canonical R, valid only if the challenge hashed R re-encoded: we hash R as sent",
+    ),
+    (
+        true,
+        "non-canonical R, valid when the challenge hashes R as sent: decodable, so accepted",
+    ),
 ];
 
 fn cases() -> Vec<(PublicKey, Vec<u8>, Signature)> {
@@ -66,20 +90,32 @@ fn batch_and_parallel_paths_agree_with_single() {
         .collect();
     for (i, (case, (expected, why))) in cases.iter().zip(EXPECTED).enumerate() {
         let alone = std::slice::from_ref(case);
-        assert_eq!(verify_batch(&items(alone)).is_ok(), expected, "case {i} alone in a batch: {why}");
+        assert_eq!(
+            verify_batch(&items(alone)).is_ok(),
+            expected,
+            "case {i} alone in a batch: {why}"
+        );
         // Mixed into a batch of valid signatures, at several positions.
         for pos in [0, 37, 100] {
             let mut mixed = honest.clone();
             mixed.insert(pos, case.clone());
             let refs = items(&mixed);
             let batch = verify_batch(&refs);
-            assert_eq!(batch.is_ok(), expected, "case {i} at {pos} in a batch: {why}");
+            assert_eq!(
+                batch.is_ok(),
+                expected,
+                "case {i} at {pos} in a batch: {why}"
+            );
             if let Err(f) = batch {
                 assert_eq!(f.index, pos, "case {i}: the batch names the bad signature");
             }
             for threads in [1, 2, 4] {
                 let par = verify_parallel(&refs, threads);
-                assert_eq!(par.is_ok(), expected, "case {i} at {pos}, {threads} threads: {why}");
+                assert_eq!(
+                    par.is_ok(),
+                    expected,
+                    "case {i} at {pos}, {threads} threads: {why}"
+                );
                 if let Err(f) = par {
                     assert_eq!(f.index, pos);
                 }
@@ -90,6 +126,14 @@ fn batch_and_parallel_paths_agree_with_single() {
     let all = items(&cases);
     let first_bad = EXPECTED.iter().position(|(ok, _)| !ok).unwrap();
     assert_eq!(verify_batch(&all).unwrap_err().index, first_bad);
-    let valid: Vec<_> = cases.iter().zip(EXPECTED).filter(|(_, (ok, _))| *ok).map(|(c, _)| c.clone()).collect();
-    assert!(verify_batch(&items(&valid)).is_ok(), "every accepted case also passes as one batch");
+    let valid: Vec<_> = cases
+        .iter()
+        .zip(EXPECTED)
+        .filter(|(_, (ok, _))| *ok)
+        .map(|(c, _)| c.clone())
+        .collect();
+    assert!(
+        verify_batch(&items(&valid)).is_ok(),
+        "every accepted case also passes as one batch"
+    );
 }

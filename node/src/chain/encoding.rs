@@ -178,7 +178,7 @@ pub fn encode_body(txs: &[Transaction]) -> Vec<u8> {
 
 /// Decodes [`encode_body`]'s output.
 pub fn decode_body(bytes: &[u8]) -> Result<Vec<Transaction>, DecodeError> {
-    if bytes.len() % TX_LEN != 0 {
+    if !bytes.len().is_multiple_of(TX_LEN) {
         return Err(DecodeError::Length {
             what: "body",
             expected: bytes.len() / TX_LEN * TX_LEN,
@@ -249,7 +249,10 @@ mod tests {
         assert_eq!(encoded.len(), TX_LEN);
         assert_eq!(hex::encode(&encoded[..TX_BODY_LEN]), expected_body);
         assert_eq!(&encoded[TX_BODY_LEN..], &tx.signature.0);
-        assert_eq!(tx_signing_message(&tx), [TX_DOMAIN, &encoded[..TX_BODY_LEN]].concat());
+        assert_eq!(
+            tx_signing_message(&tx),
+            [TX_DOMAIN, &encoded[..TX_BODY_LEN]].concat()
+        );
         assert_eq!(decode_tx(&encoded), Ok(tx.clone()));
         assert_eq!(tx.hash(), *blake3::hash(&encoded).as_bytes());
     }
@@ -269,7 +272,10 @@ mod tests {
         ]
         .concat();
         assert_eq!(hex::encode(encode_header_unsigned(&h)), expected);
-        assert_eq!(h.hash(), *blake3::hash(&hex::decode(&expected).unwrap()).as_bytes());
+        assert_eq!(
+            h.hash(),
+            *blake3::hash(&hex::decode(&expected).unwrap()).as_bytes()
+        );
         assert_eq!(decode_header(&encode_header(&h)), Ok(h.clone()));
         assert_eq!(h.signing_message(), [HEADER_DOMAIN, &h.hash()[..]].concat());
         assert!(crypto::verify(&h.producer, &h.signing_message(), &h.signature).is_ok());
@@ -280,11 +286,15 @@ mod tests {
         // Pinned: a peer implementation can check its encoder against these (docs/PROTOCOL.md).
         assert_eq!(hex::encode(sample_tx().hash()), GOLDEN_TX_HASH);
         assert_eq!(hex::encode(sample_header().hash()), GOLDEN_HEADER_HASH);
-        assert_eq!(hex::encode(address_of(&Keypair::from_seed([1u8; 32]).public().0)), GOLDEN_ADDRESS);
+        assert_eq!(
+            hex::encode(address_of(&Keypair::from_seed([1u8; 32]).public().0)),
+            GOLDEN_ADDRESS
+        );
     }
 
     const GOLDEN_TX_HASH: &str = "c8ef5fee55840117eeb0e0bd6849754562c007c7c060de9a99abf3dd849b842a";
-    const GOLDEN_HEADER_HASH: &str = "5ca109e86c5afd32b266b947b904de8041cc43413734c6780421f71f124e154b";
+    const GOLDEN_HEADER_HASH: &str =
+        "5ca109e86c5afd32b266b947b904de8041cc43413734c6780421f71f124e154b";
     const GOLDEN_ADDRESS: &str = "97b1c813eae702332ba3eaa1625f942c5472626d";
 
     #[test]

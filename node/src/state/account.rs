@@ -44,9 +44,19 @@ mod tests {
 
     #[test]
     fn encoding_is_rlp_of_minimal_integers() {
-        assert_eq!(Account { nonce: 1, balance: 1024 }.encode(), [0xc4, 0x01, 0x82, 0x04, 0x00]);
+        assert_eq!(
+            Account {
+                nonce: 1,
+                balance: 1024
+            }
+            .encode(),
+            [0xc4, 0x01, 0x82, 0x04, 0x00]
+        );
         assert_eq!(Account::default().encode(), [0xc2, 0x80, 0x80]);
-        let a = Account { nonce: u64::MAX, balance: 7 };
+        let a = Account {
+            nonce: u64::MAX,
+            balance: 7,
+        };
         assert_eq!(Account::decode(&a.encode()), Ok(a));
         assert!(Account::decode(&[0xc1, 0x80]).is_err());
     }

@@ -47,6 +47,9 @@ pub struct SyncConfig {
     pub tick: Duration,
     /// How often peers are asked for their peers.
     pub discovery_interval: Duration,
+    /// Whether to ask peers for their peers at all (off: only configured peers and peers that
+    /// contact us are known).
+    pub peer_exchange: bool,
     /// How often progress is logged while behind.
     pub progress_interval: Duration,
     /// Our own reachable address (sent in handshakes; never dialed).
@@ -62,6 +65,7 @@ impl Default for SyncConfig {
             handshake_interval: Duration::from_secs(2),
             tick: Duration::from_millis(500),
             discovery_interval: Duration::from_secs(5),
+            peer_exchange: true,
             progress_interval: Duration::from_secs(5),
             listen_address: String::new(),
         }
@@ -172,7 +176,9 @@ impl SyncEngine {
         let mut progress = (Instant::now(), self.ledger.head().header.height);
         loop {
             self.refresh_peers().await;
-            if last_discovery.elapsed() >= self.config.discovery_interval {
+            if self.config.peer_exchange
+                && last_discovery.elapsed() >= self.config.discovery_interval
+            {
                 self.discover_peers().await;
                 last_discovery = Instant::now();
             }
@@ -378,6 +384,17 @@ impl SyncEngine {
             .headers(self.locator(), self.config.headers_per_request)
             .await
             .map_err(|e| Fault::from_peer_error(address, &e))?;
+        if headers.len() > self.config.headers_per_request as usize {
+            return Err(Fault::new(
+                address,
+                Offence::Protocol,
+                format!(
+                    "sent {} headers, {} asked",
+                    headers.len(),
+                    self.config.headers_per_request
+                ),
+            ));
+        }
         if headers.is_empty() {
             let fresh = client
                 .handshake(&self.our_status())
@@ -615,4 +632,254 @@ fn validate_headers(
         .check_header_signatures(&headers)
         .map_err(|e| e.to_string())?;
     Ok((headers, hashes))
+}
+
+#[cfg(test)]
+mod tests {
+    //! The engine against in-process fake peers (no network): honest peers are synced from, liars
+    //! are banned and nothing they sent is stored.
+
+    use std::collections::HashMap;
+
+    use futures::stream::BoxStream;
+
+    use super::*;
+    use crate::chain::Genesis;
+    use crate::chain::crypto::Keypair;
+    use crate::chain::genesis::{GenesisAccount, dev_keypair};
+    use crate::mempool::Mempool;
+    use crate::producer::Producer;
+
+    #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+    enum Fake {
+        Honest,
+        BadSignature,
+        TooManyHeaders,
+        IgnoresLocator,
+        WrongBodies,
+    }
+
+    struct FakePeer {
+        address: String,
+        chain: Vec<Block>,
+        mode: Fake,
+        genesis_hash: Hash,
+    }
+
+    #[tonic::async_trait]
+    impl PeerClient for FakePeer {
+        fn address(&self) -> &str {
+            &self.address
+        }
+        async fn handshake(&self, ours: &PeerStatus) -> Result<PeerStatus, PeerError> {
+            let head = self.chain.last().unwrap();
+            Ok(PeerStatus {
+                chain_id: ours.chain_id,
+                genesis_hash: self.genesis_hash,
+                head_height: head.header.height,
+                head_hash: head.hash(),
+                state_root: head.header.state_root,
+                listen_address: self.address.clone(),
+            })
+        }
+        async fn headers(&self, locator: Vec<Hash>, max: u32) -> Result<Vec<Header>, PeerError> {
+            let start = locator
+                .iter()
+                .find_map(|h| self.chain.iter().position(|b| b.hash() == *h))
+                .map_or(1, |p| p + 1);
+            let start = if self.mode == Fake::IgnoresLocator {
+                5
+            } else {
+                start
+            };
+            let take = if self.mode == Fake::TooManyHeaders {
+                max as usize + 1
+            } else {
+                max as usize
+            };
+            let mut headers: Vec<Header> = self
+                .chain
+                .iter()
+                .skip(start)
+                .take(take)
+                .map(|b| b.header.clone())
+                .collect();
+            if self.mode == Fake::BadSignature {
+                for h in &mut headers {
+                    h.signature.0[1] ^= 1;
+                }
+            }
+            Ok(headers)
+        }
+        async fn bodies(
+            &self,
+            hashes: Vec<Hash>,
+        ) -> Result<Vec<(Hash, Vec<Transaction>)>, PeerError> {
+            Ok(hashes
+                .iter()
+                .filter_map(|h| self.chain.iter().find(|b| b.hash() == *h))
+                .map(|b| {
+                    let mut txs = b.transactions.clone();
+                    if self.mode == Fake::WrongBodies {
+                        txs.reverse();
+                        txs.pop();
+                    }
+                    (b.hash(), txs)
+                })
+                .collect())
+        }
+        async fn peers(&self) -> Result<Vec<String>, PeerError> {
+            Ok(vec![])
+        }
+        async fn subscribe_heads(
+            &self,
+        ) -> Result<BoxStream<'static, Result<Header, PeerError>>, PeerError> {
+            Ok(futures::stream::pending().boxed())
+        }
+    }
+
+    struct FakeNet(HashMap<String, Arc<FakePeer>>);
+
+    impl Connector for FakeNet {
+        fn connect(&self, address: &str) -> Result<Arc<dyn PeerClient>, PeerError> {
+            self.0
+                .get(address)
+                .map(|p| p.clone() as Arc<dyn PeerClient>)
+                .ok_or_else(|| PeerError::Transport(format!("no fake peer at {address}")))
+        }
+    }
+
+    fn genesis(v: &Keypair) -> Genesis {
+        Genesis {
+            chain_id: 9,
+            genesis_time_ms: 1_700_000_000_000,
+            validators: vec![v.public().to_string()],
+            accounts: (0..4)
+                .map(|i| GenesisAccount {
+                    address: dev_keypair(9, i).public().address().to_string(),
+                    balance: 1_000_000,
+                })
+                .collect(),
+            dev_accounts: 4,
+        }
+    }
+
+    /// A source chain of `n` blocks with transfers, and a fresh ledger for the syncing side.
+    fn setup(n: u64) -> (Vec<Block>, Genesis, tempfile::TempDir, tempfile::TempDir) {
+        let v = Keypair::from_seed([5; 32]);
+        let g = genesis(&v);
+        let src_dir = tempfile::tempdir().unwrap();
+        let src = Arc::new(Ledger::open(src_dir.path(), &g, 60_000).unwrap());
+        let producer = Producer::new(src.clone(), Arc::new(Mempool::new(10)), Some(v), 100);
+        let mut chain = vec![src.block_at(0).unwrap().unwrap()];
+        for _ in 0..n {
+            chain.push(producer.produce(3).unwrap());
+        }
+        (chain, g, src_dir, tempfile::tempdir().unwrap())
+    }
+
+    async fn sync_with(
+        peers: &[(&str, Fake)],
+        n: u64,
+    ) -> (Arc<Ledger>, Arc<PeerBook>, Vec<Block>, tempfile::TempDir) {
+        let (chain, g, _src, dst) = setup(n);
+        let ledger = Arc::new(Ledger::open(dst.path(), &g, 60_000).unwrap());
+        let genesis_hash = ledger.genesis_hash();
+        let net = FakeNet(
+            peers
+                .iter()
+                .map(|(a, mode)| {
+                    (
+                        a.to_string(),
+                        Arc::new(FakePeer {
+                            address: a.to_string(),
+                            chain: chain.clone(),
+                            mode: *mode,
+                            genesis_hash,
+                        }),
+                    )
+                })
+                .collect(),
+        );
+        let book = Arc::new(PeerBook::new(8, Duration::from_secs(60), None));
+        for (a, _) in peers {
+            book.add(a).unwrap();
+        }
+        let config = SyncConfig {
+            headers_per_request: 16,
+            bodies_per_request: 4,
+            tick: Duration::from_millis(10),
+            handshake_interval: Duration::from_millis(10),
+            ..SyncConfig::default()
+        };
+        let engine = SyncEngine::new(
+            ledger.clone(),
+            book.clone(),
+            Arc::new(net),
+            Arc::new(SyncState::default()),
+            config,
+        );
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(engine.run(cancel.clone()));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let target = chain.last().unwrap().hash();
+        let honest = peers.iter().any(|(_, m)| *m == Fake::Honest);
+        let liars: Vec<&str> = peers
+            .iter()
+            .filter(|(_, m)| *m != Fake::Honest)
+            .map(|(a, _)| *a)
+            .collect();
+        loop {
+            let synced = !honest || ledger.head().hash == target;
+            if synced && liars.iter().all(|l| book.is_banned(l)) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "sync did not finish: head {}",
+                ledger.head().header.height
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        cancel.cancel();
+        task.await.unwrap();
+        (ledger, book, chain, dst)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn syncs_from_an_honest_fake_in_batches() {
+        let (ledger, _, chain, _dir) = sync_with(&[("honest:1", Fake::Honest)], 40).await;
+        assert_eq!(ledger.head().hash, chain[40].hash());
+        assert_eq!(ledger.verify_chain(0, 40).unwrap().fault, None);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn liars_are_banned_and_leave_nothing_behind() {
+        for liar in [
+            Fake::BadSignature,
+            Fake::TooManyHeaders,
+            Fake::IgnoresLocator,
+            Fake::WrongBodies,
+        ] {
+            let (ledger, book, _, _dir) = sync_with(&[("liar:1", liar)], 30).await;
+            assert!(book.is_banned("liar:1"), "{liar:?}");
+            assert_eq!(ledger.head().header.height, 0, "{liar:?}: nothing stored");
+            let (ledger, book, chain, _dir) =
+                sync_with(&[("liar:1", liar), ("honest:1", Fake::Honest)], 30).await;
+            assert!(book.is_banned("liar:1"), "{liar:?}");
+            assert_eq!(
+                ledger.head().hash,
+                chain[30].hash(),
+                "{liar:?}: synced from the honest peer"
+            );
+        }
+    }
+
+    #[test]
+    fn fork_choice_rule() {
+        assert!(beats(5, &[9; 32], 4, &[0; 32]));
+        assert!(beats(5, &[1; 32], 5, &[2; 32]));
+        assert!(!beats(5, &[2; 32], 5, &[2; 32]));
+        assert!(!beats(4, &[0; 32], 5, &[9; 32]));
+    }
 }
