@@ -41,6 +41,9 @@ pub enum Command {
     Account(AccountArgs),
     /// Exit 0 when the node's gRPC health check says SERVING (for Docker HEALTHCHECK).
     Health(ClientArgs),
+    /// Multi-node testnet scenarios against running nodes.
+    #[command(subcommand)]
+    Testnet(TestnetCommand),
 }
 
 /// `run` flags.
@@ -183,4 +186,40 @@ pub struct AccountArgs {
     /// Also fetch a Merkle proof and verify it against the block's state root.
     #[arg(long)]
     pub proof: bool,
+}
+
+/// `testnet` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TestnetCommand {
+    /// Drive the demo against three running nodes: A produces, B syncs, C joins late, all
+    /// compared; then a live convergence table (unless --once).
+    Run(TestnetArgs),
+}
+
+/// `testnet run` flags.
+#[derive(Debug, Args)]
+pub struct TestnetArgs {
+    /// The three nodes as NAME=ENDPOINT, validator first, then the follower, then the late joiner.
+    #[arg(
+        long,
+        env = "LUXTENSOR_TESTNET_NODES",
+        value_delimiter = ',',
+        default_value = "node-a=http://127.0.0.1:50051,node-b=http://127.0.0.1:50052,node-c=http://127.0.0.1:50053"
+    )]
+    pub nodes: Vec<String>,
+    /// Address the other nodes use to reach the validator (default: its endpoint's host:port).
+    #[arg(long, env = "LUXTENSOR_TESTNET_PEER_ADDRESS")]
+    pub peer_address: Option<String>,
+    /// Control token of the nodes.
+    #[arg(long, env = "LUXTENSOR_CONTROL_TOKEN")]
+    pub control_token: String,
+    /// Run the phases once and exit with their verdict.
+    #[arg(long, env = "LUXTENSOR_TESTNET_ONCE")]
+    pub once: bool,
+    /// Live table refresh and production interval.
+    #[arg(long, env = "LUXTENSOR_TESTNET_INTERVAL", default_value = "3s", value_parser = parse_duration)]
+    pub interval: std::time::Duration,
+    /// Deadline for each waiting step.
+    #[arg(long, env = "LUXTENSOR_TESTNET_TIMEOUT", default_value = "120s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
 }

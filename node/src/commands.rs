@@ -292,3 +292,40 @@ pub(crate) async fn health(args: &ClientArgs) -> anyhow::Result<()> {
     println!("SERVING");
     Ok(())
 }
+
+/// `testnet run`: the demo phases (and the live table unless `--once`).
+pub(crate) async fn testnet_run(args: &node::cli::TestnetArgs) -> anyhow::Result<()> {
+    if args.nodes.len() != 3 {
+        bail!(
+            "--nodes needs exactly three NAME=ENDPOINT entries (validator, follower, late joiner)"
+        );
+    }
+    let mut clients = Vec::new();
+    for (i, entry) in args.nodes.iter().enumerate() {
+        let (name, endpoint) = entry
+            .split_once('=')
+            .with_context(|| format!("--nodes entry {entry:?} is not NAME=ENDPOINT"))?;
+        let peer = if i == 0 {
+            args.peer_address.as_deref()
+        } else {
+            None
+        };
+        clients.push(testkit::NodeClient::new(
+            name,
+            endpoint,
+            peer,
+            Some(&args.control_token),
+        )?);
+    }
+    let [a, b, c]: [testkit::NodeClient; 3] = clients.try_into().expect("three clients");
+    let demo = testkit::demo::Demo {
+        a,
+        b,
+        c,
+        timeout: args.timeout,
+        interval: args.interval,
+        once: args.once,
+    };
+    demo.run().await?;
+    Ok(())
+}

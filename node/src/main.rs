@@ -3,7 +3,7 @@
 mod commands;
 
 use clap::Parser;
-use node::cli::{Cli, Command, GenesisCommand, KeysCommand};
+use node::cli::{Cli, Command, GenesisCommand, KeysCommand, TestnetCommand};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -16,6 +16,7 @@ async fn main() -> std::process::ExitCode {
         Command::Block(args) => commands::block(&args).await,
         Command::Account(args) => commands::account(&args).await,
         Command::Health(args) => commands::health(&args).await,
+        Command::Testnet(TestnetCommand::Run(args)) => commands::testnet_run(&args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

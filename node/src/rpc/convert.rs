@@ -19,6 +19,11 @@ pub fn header_to_api(h: &Header) -> api::Header {
         state_root: to_hex(&h.state_root),
         producer: h.producer.to_string(),
         signature: h.signature.to_string(),
+        producer_address: if h.height == 0 {
+            String::new()
+        } else {
+            h.producer.address().to_string()
+        },
     }
 }
 
