@@ -1,1 +1,13 @@
-//! End-to-end scenarios live in `tests/`; this library is empty until the containerized testnet lands.
+//! Black-box end-to-end tests of LuxTensor nodes in real containers. [`image`] is the node image
+//! in the style of testcontainers-modules (name, tag, gRPC port, `with_*` builders, ready when the
+//! image's gRPC health check passes); [`cluster`] builds the image when missing, clears containers
+//! left by killed runs, and starts N nodes in parallel on a private network where they reach each
+//! other by name. Checks come from `testkit` (gRPC only): this crate never links the node or
+//! RocksDB.
+
+pub mod cluster;
+pub mod docker;
+pub mod image;
+
+pub use cluster::{Cluster, NodeSpec};
+pub use image::LuxtensorNode;

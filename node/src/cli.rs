@@ -92,6 +92,9 @@ pub struct RunArgs {
     /// Gap allowed between two messages of a peer's stream before it counts as stalled.
     #[arg(long, env = "LUXTENSOR_STALL_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub stall_timeout: std::time::Duration,
+    /// Do not ask peers for their peers (know only --peer entries and peers that contact us).
+    #[arg(long, env = "LUXTENSOR_NO_PEER_EXCHANGE")]
+    pub no_peer_exchange: bool,
     /// Log filter (tracing `EnvFilter` syntax).
     #[arg(long, env = "LUXTENSOR_LOG", default_value = "info")]
     pub log: String,

@@ -43,6 +43,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     config.misbehave = args.misbehave;
     config.ban_duration = args.ban_duration;
     config.timeouts.stall = args.stall_timeout;
+    config.sync.peer_exchange = !args.no_peer_exchange;
     let node = node::Node::start(config).await?;
     let stopped = node.cancellation();
     tokio::select! {

@@ -150,3 +150,58 @@ pub async fn converge(
         accounts_compared: accounts.len(),
     })
 }
+
+/// Replays every transfer of the canonical chain up to `height` from the genesis balances (read at
+/// height 0) and checks that the node reports exactly the implied balance and nonce for every
+/// account involved. Returns the number of accounts checked.
+pub async fn check_transfers(node: &NodeClient, height: u64) -> Result<usize, KitError> {
+    use std::collections::BTreeMap;
+    let mut expected: BTreeMap<String, (i128, u64)> = BTreeMap::new();
+    let mut touched: Vec<String> = Vec::new();
+    let mut blocks = Vec::new();
+    for h in 1..=height {
+        blocks.push(node.block(h).await?);
+    }
+    for b in &blocks {
+        let producer = b
+            .header
+            .as_ref()
+            .map(|h| h.producer_address.clone())
+            .unwrap_or_default();
+        for who in std::iter::once(&producer).chain(
+            b.transactions
+                .iter()
+                .flat_map(|t| [&t.sender, &t.recipient]),
+        ) {
+            if !expected.contains_key(who) {
+                let genesis = node.account(who, Some(0), false).await?;
+                expected.insert(who.clone(), (i128::from(genesis.balance), genesis.nonce));
+                touched.push(who.clone());
+            }
+        }
+        for t in &b.transactions {
+            let s = expected.get_mut(&t.sender).expect("inserted above");
+            if s.1 != t.nonce {
+                return Err(KitError::Diverged(format!(
+                    "{}: nonce {} in block, {} expected",
+                    t.sender, t.nonce, s.1
+                )));
+            }
+            s.0 -= i128::from(t.amount) + i128::from(t.fee);
+            s.1 += 1;
+            expected.get_mut(&t.recipient).expect("inserted above").0 += i128::from(t.amount);
+            expected.get_mut(&producer).expect("inserted above").0 += i128::from(t.fee);
+        }
+    }
+    for who in &touched {
+        let got = node.account(who, Some(height), false).await?;
+        let (balance, nonce) = expected[who];
+        if (i128::from(got.balance), got.nonce) != (balance, nonce) {
+            return Err(KitError::Diverged(format!(
+                "{}: account {who} has {}/{} but the transfers imply {balance}/{nonce}",
+                node.name, got.balance, got.nonce
+            )));
+        }
+    }
+    Ok(touched.len())
+}

@@ -1,0 +1,204 @@
+//! N node containers on a private network, started in parallel, reachable from each other by
+//! container name and from the test through their published gRPC ports.
+
+use std::time::Duration;
+
+use testcontainers::runners::AsyncRunner;
+use testcontainers::{ContainerAsync, ImageExt};
+use testkit::NodeClient;
+
+use crate::docker;
+use crate::image::{CONTROL_TOKEN, GRPC_PORT, LABEL, LuxtensorNode};
+
+/// How one node of a cluster starts.
+#[derive(Clone, Debug, Default)]
+pub struct NodeSpec {
+    /// Uses the testnet validator key.
+    pub validator: bool,
+    /// Misbehaviour mode.
+    pub misbehave: Option<String>,
+    /// Bootstrap peers, by index in the cluster.
+    pub peers: Vec<usize>,
+    /// No peer exchange.
+    pub no_peer_exchange: bool,
+    /// Block interval for a validator.
+    pub block_interval: Option<String>,
+}
+
+impl NodeSpec {
+    /// The validator.
+    pub fn validator() -> Self {
+        Self {
+            validator: true,
+            ..Self::default()
+        }
+    }
+
+    /// A follower.
+    pub fn follower() -> Self {
+        Self::default()
+    }
+}
+
+/// One running member.
+pub struct Member {
+    /// Display name (node-a, node-b, …).
+    pub name: String,
+    /// Container name, resolvable on the cluster network.
+    pub container_name: String,
+    /// The container.
+    pub container: ContainerAsync<LuxtensorNode>,
+    /// gRPC client through the published port.
+    pub client: NodeClient,
+}
+
+/// A running cluster; containers and network are removed when it is dropped.
+pub struct Cluster {
+    /// The network name.
+    pub network: String,
+    /// Members in spec order.
+    pub members: Vec<Member>,
+}
+
+/// Startup deadline for one container.
+pub const START_TIMEOUT: Duration = Duration::from_secs(120);
+
+async fn client_for(
+    name: &str,
+    container_name: &str,
+    c: &ContainerAsync<LuxtensorNode>,
+) -> NodeClient {
+    let port = c
+        .get_host_port_ipv4(GRPC_PORT)
+        .await
+        .expect("published gRPC port");
+    NodeClient::new(
+        name,
+        &format!("http://127.0.0.1:{port}"),
+        Some(&format!("{container_name}:50051")),
+        Some(CONTROL_TOKEN),
+    )
+    .expect("node client")
+}
+
+impl Cluster {
+    /// Starts one container per spec, all at once, and waits until each is healthy.
+    pub async fn start(test: &str, specs: Vec<NodeSpec>) -> Self {
+        docker::ensure_engine().await;
+        let (image, tag) = docker::ensure_image();
+        docker::remove_stale();
+        let pid = std::process::id();
+        let network = format!("lt-e2e-{pid}-{test}");
+        let names: Vec<(String, String)> = (0..specs.len())
+            .map(|i| {
+                let letter = (b'a' + i as u8) as char;
+                (
+                    format!("node-{letter}"),
+                    format!("lt-{pid}-{test}-{letter}"),
+                )
+            })
+            .collect();
+        let config = docker::config_dir();
+        let starts = specs.iter().enumerate().map(|(i, spec)| {
+            let (name, container_name) = names[i].clone();
+            let mut node =
+                LuxtensorNode::new((&image, &tag), &format!("{container_name}:50051"), &config);
+            if spec.validator {
+                node = node.with_validator_key();
+            }
+            if let Some(m) = &spec.misbehave {
+                node = node.with_misbehave(m);
+            }
+            for p in &spec.peers {
+                node = node.with_peer(&format!("{}:50051", names[*p].1));
+            }
+            if spec.no_peer_exchange {
+                node = node.without_peer_exchange();
+            }
+            if let Some(i) = &spec.block_interval {
+                node = node.with_block_interval(i);
+            }
+            let network = network.clone();
+            async move {
+                let container = node
+                    .with_network(network)
+                    .with_container_name(&container_name)
+                    .with_label(LABEL, pid.to_string())
+                    .with_startup_timeout(START_TIMEOUT)
+                    .start()
+                    .await
+                    .unwrap_or_else(|e| panic!("starting {container_name}: {e}"));
+                let client = client_for(&name, &container_name, &container).await;
+                Member {
+                    name,
+                    container_name,
+                    container,
+                    client,
+                }
+            }
+        });
+        let members = futures::future::join_all(starts).await;
+        Self { network, members }
+    }
+
+    /// The client of member `i`.
+    pub fn node(&self, i: usize) -> &NodeClient {
+        &self.members[i].client
+    }
+
+    /// Clients of every member.
+    pub fn nodes(&self) -> Vec<&NodeClient> {
+        self.members.iter().map(|m| &m.client).collect()
+    }
+
+    async fn reconnect(&mut self, i: usize) {
+        let m = &mut self.members[i];
+        m.client = client_for(&m.name, &m.container_name, &m.container).await;
+    }
+
+    /// Stops member `i` gracefully (SIGTERM, then SIGKILL after 10 s); its volume stays.
+    pub async fn stop(&self, i: usize) {
+        self.members[i]
+            .container
+            .stop_with_timeout(Some(10))
+            .await
+            .expect("stop");
+    }
+
+    /// Kills member `i` with SIGKILL at once.
+    pub async fn kill(&self, i: usize) {
+        self.members[i]
+            .container
+            .stop_with_timeout(Some(0))
+            .await
+            .expect("kill");
+    }
+
+    /// Starts a stopped member again (its published port changes, so the client reconnects).
+    pub async fn restart(&mut self, i: usize) {
+        self.members[i].container.start().await.expect("start");
+        self.reconnect(i).await;
+    }
+
+    /// Freezes member `i`.
+    pub async fn pause(&self, i: usize) {
+        self.members[i].container.pause().await.expect("pause");
+    }
+
+    /// Thaws member `i`.
+    pub async fn unpause(&self, i: usize) {
+        self.members[i].container.unpause().await.expect("unpause");
+    }
+
+    /// Cuts member `i` off the cluster network.
+    pub fn disconnect(&self, i: usize) {
+        docker::disconnect(&self.network, &self.members[i].container_name)
+            .expect("network disconnect");
+    }
+
+    /// Reconnects member `i` to the cluster network.
+    pub async fn connect(&mut self, i: usize) {
+        docker::connect(&self.network, &self.members[i].container_name).expect("network connect");
+        self.reconnect(i).await;
+    }
+}
