@@ -205,3 +205,69 @@ pub async fn check_transfers(node: &NodeClient, height: u64) -> Result<usize, Ki
     }
     Ok(touched.len())
 }
+
+/// Every query answer of a node for heights `0..=height`, as comparable text: status identity and
+/// head, each block by height and by hash, each header, each transaction with its location, every
+/// touched account (with its Merkle proof) at every height, and the chain verification verdict.
+pub async fn query_answers(node: &NodeClient, height: u64) -> Result<Vec<String>, KitError> {
+    use proto::node::v1 as api;
+    let mut out = Vec::new();
+    let s = node.status().await?;
+    out.push(format!(
+        "status {} {} {} {} {}",
+        s.chain_id, s.genesis_hash, s.height, s.head_hash, s.state_root
+    ));
+    let mut q = node.query();
+    let mut accounts = BTreeSet::new();
+    for h in 0..=height {
+        let block = node.block(h).await?;
+        let header = block.header.clone().unwrap_or_default();
+        let by_hash = q
+            .get_block(api::BlockId {
+                id: Some(api::block_id::Id::Hash(header.hash.clone())),
+            })
+            .await
+            .map_err(|status| KitError::Rpc {
+                name: node.name.clone(),
+                what: "GetBlock",
+                status,
+            })?
+            .into_inner();
+        if by_hash != block {
+            return Err(KitError::Diverged(format!(
+                "{}: block {h} differs by height and by hash",
+                node.name
+            )));
+        }
+        out.push(format!("block {block:?}"));
+        out.push(format!("header {:?}", node.header(h).await?));
+        accounts.insert(header.producer_address.clone());
+        for tx in &block.transactions {
+            let info = q
+                .get_transaction(api::GetTransactionRequest {
+                    hash: tx.hash.clone(),
+                })
+                .await
+                .map_err(|status| KitError::Rpc {
+                    name: node.name.clone(),
+                    what: "GetTransaction",
+                    status,
+                })?
+                .into_inner();
+            out.push(format!("tx {info:?}"));
+            accounts.insert(tx.sender.clone());
+            accounts.insert(tx.recipient.clone());
+        }
+    }
+    accounts.retain(|a| !a.is_empty());
+    for h in 0..=height {
+        for a in &accounts {
+            out.push(format!(
+                "account {:?}",
+                node.account(a, Some(h), true).await?
+            ));
+        }
+    }
+    out.push(format!("verify {:?}", node.verify_chain().await?));
+    Ok(out)
+}

@@ -8,5 +8,5 @@ pub mod checks;
 pub mod client;
 pub mod demo;
 
-pub use checks::{Converged, check_transfers, converge, wait_for, wait_for_height};
+pub use checks::{Converged, check_transfers, converge, query_answers, wait_for, wait_for_height};
 pub use client::{KitError, NodeClient};

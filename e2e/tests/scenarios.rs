@@ -1,0 +1,252 @@
+//! Scenarios against three real containers each (the image built from the top-level Dockerfile),
+//! compared over gRPC only: the seed demo (multi-node sync with a late joiner, 20 transfers),
+//! identical query answers, rejection of misbehaving peers, continuous production with a late
+//! joiner, and perturbations — restart, SIGKILL, pause, network cut — each ending with all nodes
+//! equal. Docker must be available: without it these tests fail, they never skip.
+
+use std::time::Duration;
+
+use e2e::{Cluster, NodeSpec};
+use testkit::{check_transfers, converge, query_answers, wait_for, wait_for_height};
+
+const T: Duration = Duration::from_secs(120);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engine_is_reachable_and_accepts_the_client() {
+    e2e::docker::ensure_engine().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_demo_transfers_and_identical_queries() {
+    let cluster = Cluster::start(
+        "demo",
+        vec![
+            NodeSpec::validator(),
+            NodeSpec::follower(),
+            NodeSpec::follower(),
+        ],
+    )
+    .await;
+    let demo = testkit::demo::Demo {
+        a: cluster.node(0).clone(),
+        b: cluster.node(1).clone(),
+        c: cluster.node(2).clone(),
+        timeout: T,
+        interval: Duration::from_secs(1),
+        once: true,
+    };
+    demo.run().await.expect("the seed demo converges");
+    let head = converge(&cluster.nodes(), 15, T).await.unwrap();
+    assert_eq!(head.height, 15);
+    for n in cluster.nodes() {
+        let checked = check_transfers(n, head.height).await.unwrap();
+        assert!(checked >= 6, "{}: {checked} accounts checked", n.name);
+    }
+    let reference = query_answers(cluster.node(0), head.height).await.unwrap();
+    assert!(reference.len() > 100);
+    for n in &cluster.nodes()[1..] {
+        assert_eq!(
+            query_answers(n, head.height).await.unwrap(),
+            reference,
+            "{} answers like node-a",
+            n.name
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn misbehaving_peers_are_banned_and_store_nothing() {
+    for mode in ["wrong-state-root", "stall"] {
+        // node-a honest validator; node-b holds the real chain and the key but serves corrupt data;
+        // node-c knows only node-b. No peer exchange, so node-c meets node-a only when told.
+        let cluster = Cluster::start(
+            &format!("liar-{mode}"),
+            vec![
+                NodeSpec {
+                    no_peer_exchange: true,
+                    ..NodeSpec::validator()
+                },
+                NodeSpec {
+                    validator: true,
+                    misbehave: Some(mode.into()),
+                    peers: vec![0],
+                    no_peer_exchange: true,
+                    ..NodeSpec::default()
+                },
+                NodeSpec {
+                    peers: vec![1],
+                    no_peer_exchange: true,
+                    ..NodeSpec::default()
+                },
+            ],
+        )
+        .await;
+        let (a, liar, fresh) = (cluster.node(0), cluster.node(1), cluster.node(2));
+        a.produce(6, 3).await.unwrap();
+        wait_for_height(liar, 6, T).await.unwrap();
+        wait_for(&format!("{mode}: node-c to ban node-b"), T, || async {
+            let s = fresh.status().await.ok()?;
+            s.peers
+                .iter()
+                .any(|p| p.address == liar.peer_address && p.state == "banned")
+                .then_some(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            fresh.status().await.unwrap().height,
+            0,
+            "{mode}: nothing of node-b's data was stored"
+        );
+        fresh.add_peer(&a.peer_address).await.unwrap();
+        converge(&[a, fresh], 6, T).await.unwrap();
+        let s = fresh.status().await.unwrap();
+        assert!(
+            s.peers
+                .iter()
+                .any(|p| p.address == liar.peer_address && p.state == "banned"),
+            "{mode}: still banned"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn continuous_production_with_a_late_joiner() {
+    let cluster = Cluster::start(
+        "follow",
+        vec![
+            NodeSpec::validator(),
+            NodeSpec::follower(),
+            NodeSpec::follower(),
+        ],
+    )
+    .await;
+    let (a, b, c) = (
+        cluster.node(0).clone(),
+        cluster.node(1).clone(),
+        cluster.node(2).clone(),
+    );
+    // A produces a block every 100 ms until told to stop.
+    let stop = tokio_util_stop();
+    let producer = {
+        let a = a.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                tick.tick().await;
+                a.produce(1, 1).await.expect("production");
+            }
+        })
+    };
+    wait_for_height(&a, 20, T).await.unwrap();
+    b.add_peer(&a.peer_address).await.unwrap();
+    let caught = wait_for("node-b to catch up", T, || async {
+        let bh = b.status().await.ok()?.height;
+        let ah = a.status().await.ok()?.height;
+        (bh >= 20 && ah.saturating_sub(bh) <= 2).then_some(bh)
+    })
+    .await
+    .unwrap();
+    c.add_peer(&a.peer_address).await.unwrap();
+    let mut max_lag = 0;
+    loop {
+        let bh = b.status().await.unwrap().height;
+        let ah = a.status().await.unwrap().height;
+        max_lag = max_lag.max(ah.saturating_sub(bh));
+        if bh >= caught + 30 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    producer.await.unwrap();
+    assert!(
+        max_lag <= 2,
+        "node-b fell {max_lag} blocks behind while following"
+    );
+    let final_height = a.status().await.unwrap().height;
+    let head = converge(&[&a, &b, &c], final_height, T).await.unwrap();
+    assert_eq!(
+        head.height, final_height,
+        "after production stops every node matches exactly"
+    );
+}
+
+fn tokio_util_stop() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_kill_pause_and_network_cut_each_end_equal() {
+    let mut cluster = Cluster::start(
+        "perturb",
+        vec![
+            NodeSpec::validator(),
+            NodeSpec {
+                peers: vec![0],
+                ..NodeSpec::default()
+            },
+            NodeSpec {
+                peers: vec![0],
+                ..NodeSpec::default()
+            },
+        ],
+    )
+    .await;
+    let a = cluster.node(0).clone();
+    a.produce(10, 2).await.unwrap();
+    converge(&cluster.nodes(), 10, T).await.unwrap();
+
+    // Restart a follower: its data survives on its volume and it resumes.
+    let before = cluster.node(1).status().await.unwrap().height;
+    cluster.stop(1).await;
+    a.produce(5, 2).await.unwrap();
+    cluster.restart(1).await;
+    let after = wait_for("node-b to answer after restart", T, || async {
+        cluster.node(1).status().await.ok()
+    })
+    .await
+    .unwrap();
+    assert!(
+        after.height >= before,
+        "node-b restarted at {} below {before}: data lost",
+        after.height
+    );
+    converge(&cluster.nodes(), 15, T).await.unwrap();
+
+    // SIGKILL a syncing container, start it again.
+    cluster.stop(2).await;
+    for _ in 0..3 {
+        a.produce(200, 3).await.unwrap();
+    }
+    let target = a.status().await.unwrap().height;
+    cluster.restart(2).await;
+    let c_height = cluster
+        .node(2)
+        .status()
+        .await
+        .map(|s| s.height)
+        .unwrap_or(0);
+    wait_for_height(cluster.node(2), c_height + 1, T)
+        .await
+        .unwrap();
+    cluster.kill(2).await;
+    cluster.restart(2).await;
+    converge(&cluster.nodes(), target, T).await.unwrap();
+
+    // Pause a node while production goes on; unpause it.
+    cluster.pause(1).await;
+    a.produce(5, 2).await.unwrap();
+    cluster.unpause(1).await;
+    converge(&cluster.nodes(), target + 5, T).await.unwrap();
+
+    // Cut a node off the network while production goes on; reconnect it.
+    cluster.disconnect(2);
+    a.produce(5, 2).await.unwrap();
+    cluster.connect(2).await;
+    let head = converge(&cluster.nodes(), target + 10, T).await.unwrap();
+    for n in cluster.nodes() {
+        check_transfers(n, head.height).await.unwrap();
+    }
+}
