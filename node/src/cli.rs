@@ -41,6 +41,9 @@ pub enum Command {
     Account(AccountArgs),
     /// Exit 0 when the node's gRPC health check says SERVING (for Docker HEALTHCHECK).
     Health(ClientArgs),
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Multi-node testnet scenarios against running nodes.
     #[command(subcommand)]
     Testnet(TestnetCommand),
@@ -225,4 +228,37 @@ pub struct TestnetArgs {
     /// Deadline for each waiting step.
     #[arg(long, env = "LUXTENSOR_TESTNET_TIMEOUT", default_value = "120s", value_parser = parse_duration)]
     pub timeout: std::time::Duration,
+}
+
+/// `bench` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Sync catch-up over gRPC on loopback: prints a table and writes JSON.
+    Sync(BenchArgs),
+}
+
+/// `bench sync` flags.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Cases to run: empty (20,000 empty blocks), transfers (2,000 × 1,000 transfers), headers
+    /// (100,000 headers, header phase alone), long (200,000 blocks, for memory).
+    #[arg(
+        long,
+        env = "LUXTENSOR_BENCH_CASES",
+        value_delimiter = ',',
+        default_value = "empty,transfers,headers,long"
+    )]
+    pub cases: Vec<String>,
+    /// Runs per case (the median is reported).
+    #[arg(long, env = "LUXTENSOR_BENCH_RUNS", default_value_t = 3)]
+    pub runs: usize,
+    /// Multiplies every case's block count (e.g. 0.1 for a quick look).
+    #[arg(long, env = "LUXTENSOR_BENCH_SCALE", default_value_t = 1.0)]
+    pub scale: f64,
+    /// Where source chains are generated and kept between runs.
+    #[arg(long, env = "LUXTENSOR_BENCH_WORK", default_value = "bench-data")]
+    pub work: PathBuf,
+    /// JSON report path.
+    #[arg(long, env = "LUXTENSOR_BENCH_OUT", default_value = "bench-sync.json")]
+    pub out: PathBuf,
 }

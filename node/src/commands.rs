@@ -330,3 +330,33 @@ pub(crate) async fn testnet_run(args: &node::cli::TestnetArgs) -> anyhow::Result
     demo.run().await?;
     Ok(())
 }
+
+/// `bench sync`.
+pub(crate) async fn bench_sync(args: &node::cli::BenchArgs) -> anyhow::Result<()> {
+    use node::bench::Case;
+    let scaled = |n: u64| ((n as f64 * args.scale).round() as u64).max(1);
+    let mut cases = Vec::new();
+    for name in &args.cases {
+        let (blocks, transfers, accounts, headers_only) = match name.as_str() {
+            "empty" => (20_000, 0, 2, false),
+            "transfers" => (2_000, 1_000, 1_000, false),
+            "headers" => (100_000, 0, 2, true),
+            "long" => (200_000, 0, 2, false),
+            other => bail!("unknown case {other:?} (empty, transfers, headers, long)"),
+        };
+        cases.push(Case {
+            name: name.clone(),
+            blocks: scaled(blocks),
+            transfers,
+            accounts,
+            headers_only,
+        });
+    }
+    std::fs::create_dir_all(&args.work)?;
+    let exe = std::env::current_exe()?;
+    let report = node::bench::run(&cases, args.runs.max(1), &args.work, &exe).await?;
+    print!("{}", node::bench::table(&report));
+    std::fs::write(&args.out, serde_json::to_string_pretty(&report)? + "\n")?;
+    println!("\nJSON written to {}", args.out.display());
+    Ok(())
+}
