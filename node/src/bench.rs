@@ -171,7 +171,8 @@ fn generate(dir: &Path, case: &Case) -> Result<(Genesis, f64), BenchError> {
             Arc::new(Mempool::new(1)),
             Some(Keypair::from_seed([0xbe; 32])),
             case.transfers.max(1) as usize,
-        );
+        )
+        .with_sequential_timestamps();
         for h in have..case.blocks {
             producer.produce(case.transfers as usize).map_err(setup)?;
             if (h + 1) % 10_000 == 0 {

@@ -20,6 +20,19 @@ pub use engine::{SyncConfig, SyncEngine};
 pub use misbehave::Misbehave;
 pub use peer::{Connector, PeerClient, PeerError, PeerStatus};
 
+/// This node's chain identity and head as the sync protocol states it.
+pub fn local_status(ledger: &crate::ledger::Ledger, listen_address: String) -> PeerStatus {
+    let head = ledger.head();
+    PeerStatus {
+        chain_id: ledger.rules().chain_id,
+        genesis_hash: ledger.genesis_hash(),
+        head_height: head.header.height,
+        head_hash: head.hash,
+        state_root: head.header.state_root,
+        listen_address,
+    }
+}
+
 /// A peer as reported in the node's status.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PeerReport {

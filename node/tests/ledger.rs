@@ -304,3 +304,37 @@ fn a_data_directory_refuses_another_genesis_and_reopens_at_its_head() {
         "{other:?}"
     );
 }
+
+#[test]
+fn the_presigned_path_still_checks_everything_but_signatures() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = validator(0);
+    let ledger = open(dir.path(), std::slice::from_ref(&v));
+    let g = ledger.head().header;
+    let tx = transfer(&dev(0), 0, dev(1).public().address(), 10, 1);
+    let mut tampered = block_on(&ledger, &g, &v, vec![tx.clone()], 0);
+    tampered.transactions[0].amount += 1;
+    let err = ledger
+        .import_verified_block(&tampered, now_ms())
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ImportError::Invalid(ValidationError::TxRootMismatch { .. })
+        ),
+        "{err}"
+    );
+    let mut wrong_root = block_on(&ledger, &g, &v, vec![tx.clone()], 0);
+    wrong_root.header.state_root[0] ^= 1;
+    sign(&mut wrong_root.header, &v);
+    assert!(matches!(
+        ledger.import_verified_block(&wrong_root, now_ms()),
+        Err(ImportError::StateRootMismatch { .. })
+    ));
+    let good = block_on(&ledger, &g, &v, vec![tx], 0);
+    assert_eq!(
+        ledger.import_verified_block(&good, now_ms()).unwrap(),
+        ImportOutcome::Extended
+    );
+    assert_eq!(ledger.verify_chain(0, 1).unwrap().fault, None);
+}

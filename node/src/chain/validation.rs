@@ -219,6 +219,16 @@ impl ChainRules {
 
     /// A body against its (already validated) header: count, root, chain ids, signatures.
     pub fn check_body(&self, header: &Header, txs: &[Transaction]) -> Result<(), ValidationError> {
+        self.check_body_structure(header, txs)?;
+        self.check_transactions(txs)
+    }
+
+    /// Everything about a body except its signatures: count, root, chain ids.
+    pub fn check_body_structure(
+        &self,
+        header: &Header,
+        txs: &[Transaction],
+    ) -> Result<(), ValidationError> {
         if txs.len() != header.tx_count as usize {
             return Err(ValidationError::TxCountMismatch {
                 expected: header.tx_count,
@@ -232,20 +242,23 @@ impl ChainRules {
                 got: to_hex(&root),
             });
         }
-        self.check_transactions(txs)
+        self.check_chain_ids(txs)
+    }
+
+    fn check_chain_ids(&self, txs: &[Transaction]) -> Result<(), ValidationError> {
+        match txs.iter().position(|tx| tx.chain_id != self.chain_id) {
+            Some(index) => Err(ValidationError::TxWrongChain {
+                index,
+                expected: self.chain_id,
+                got: txs[index].chain_id,
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Chain ids and signatures of transactions.
     pub fn check_transactions(&self, txs: &[Transaction]) -> Result<(), ValidationError> {
-        for (index, tx) in txs.iter().enumerate() {
-            if tx.chain_id != self.chain_id {
-                return Err(ValidationError::TxWrongChain {
-                    index,
-                    expected: self.chain_id,
-                    got: tx.chain_id,
-                });
-            }
-        }
+        self.check_chain_ids(txs)?;
         let messages: Vec<Vec<u8>> = txs.iter().map(Transaction::signing_message).collect();
         let items: Vec<VerifyItem<'_>> = txs
             .iter()

@@ -37,8 +37,10 @@ use crate::ledger::{ImportOutcome, Ledger, now_ms};
 pub struct SyncConfig {
     /// Headers asked per request.
     pub headers_per_request: u32,
-    /// Bodies asked per request.
+    /// Most bodies asked per request.
     pub bodies_per_request: usize,
+    /// Transactions per body request to aim for (a request closes once its blocks reach it).
+    pub txs_per_request: usize,
     /// Body requests in flight at once.
     pub parallel_body_requests: usize,
     /// How often a peer's status is refreshed.
@@ -61,6 +63,7 @@ impl Default for SyncConfig {
         Self {
             headers_per_request: 1024,
             bodies_per_request: 128,
+            txs_per_request: 4096,
             parallel_body_requests: 4,
             handshake_interval: Duration::from_secs(2),
             tick: Duration::from_millis(500),
@@ -159,15 +162,7 @@ impl SyncEngine {
     }
 
     fn our_status(&self) -> PeerStatus {
-        let head = self.ledger.head();
-        PeerStatus {
-            chain_id: self.ledger.rules().chain_id,
-            genesis_hash: self.ledger.genesis_hash(),
-            head_height: head.header.height,
-            head_hash: head.hash,
-            state_root: head.header.state_root,
-            listen_address: self.config.listen_address.clone(),
-        }
+        super::local_status(&self.ledger, self.config.listen_address.clone())
     }
 
     /// Runs rounds until cancelled.
@@ -438,13 +433,29 @@ impl SyncEngine {
         hashes: Vec<Hash>,
     ) -> Result<u64, Fault> {
         let ready = self.book.ready();
-        let chunk = self.config.bodies_per_request.max(1);
-        let jobs: Vec<(usize, String)> = (0..headers.len())
-            .step_by(chunk)
+        // Chunks hold at most `bodies_per_request` blocks and about `txs_per_request`
+        // transactions, so memory in flight stays bounded whatever the block size.
+        let mut ranges = Vec::new();
+        let mut start = 0;
+        let mut txs = 0usize;
+        for (i, h) in headers.iter().enumerate() {
+            txs += h.tx_count as usize;
+            if i + 1 - start >= self.config.bodies_per_request.max(1)
+                || txs >= self.config.txs_per_request
+            {
+                ranges.push((start, i + 1));
+                start = i + 1;
+                txs = 0;
+            }
+        }
+        if start < headers.len() {
+            ranges.push((start, headers.len()));
+        }
+        let jobs: Vec<(usize, usize, String)> = ranges
+            .into_iter()
             .enumerate()
-            .map(|(n, start)| {
-                let last = &headers[(start + chunk).min(headers.len()) - 1];
-                let last_hash = hashes[(start + chunk).min(headers.len()) - 1];
+            .map(|(n, (start, end))| {
+                let (last, last_hash) = (&headers[end - 1], hashes[end - 1]);
                 let helpers: Vec<&String> = ready
                     .iter()
                     .filter(|(a, s)| {
@@ -457,67 +468,84 @@ impl SyncEngine {
                 } else {
                     helpers[n % (helpers.len() + 1) - 1].clone()
                 };
-                (start, peer)
+                (start, end, peer)
             })
             .collect();
         let headers = Arc::new(headers);
         let hashes = Arc::new(hashes);
-        let mut fetched = stream::iter(jobs)
-            .map(|(start, peer)| {
-                let headers = headers.clone();
-                let hashes = hashes.clone();
-                async move {
-                    let end = (start + chunk).min(headers.len());
-                    let bodies = self
-                        .fetch_bodies(&peer, source, &headers[start..end], &hashes[start..end])
-                        .await;
-                    (start, bodies)
-                }
-            })
-            .buffered(self.config.parallel_body_requests.max(1));
-        let mut moved = 0;
-        while let Some((start, bodies)) = fetched.next().await {
-            let bodies = bodies?;
-            let blocks: Vec<Block> = headers[start..start + bodies.len()]
-                .iter()
-                .cloned()
-                .zip(bodies)
-                .map(|(header, transactions)| Block {
-                    header,
-                    transactions,
-                })
-                .collect();
-            let ledger = self.ledger.clone();
-            let result = tokio::task::spawn_blocking(move || {
-                let mut moved = 0u64;
-                for block in &blocks {
-                    match ledger.import_block(block, now_ms()) {
-                        Ok(ImportOutcome::Extended | ImportOutcome::Reorganized { .. }) => {
-                            moved += 1
-                        }
-                        Ok(ImportOutcome::SideChain | ImportOutcome::AlreadyKnown) => {}
-                        Err(e) => return (moved, Err((block.header.height, e))),
+        let all_headers = headers.clone();
+        // Fetching (and signature checks) run ahead of import through a bounded queue, so the
+        // network and the verifier work while the previous chunk executes and commits.
+        let in_flight = self.config.parallel_body_requests.max(1);
+        let (queue, mut arrived) = tokio::sync::mpsc::channel(in_flight);
+        let fetcher = async move {
+            let mut fetched = stream::iter(jobs)
+                .map(|(start, end, peer)| {
+                    let headers = headers.clone();
+                    let hashes = hashes.clone();
+                    async move {
+                        let bodies = self
+                            .fetch_bodies(&peer, source, &headers[start..end], &hashes[start..end])
+                            .await;
+                        (start, bodies)
                     }
+                })
+                .buffered(in_flight);
+            while let Some(item) = fetched.next().await {
+                if queue.send(item).await.is_err() {
+                    return;
                 }
-                (moved, Ok(()))
-            })
-            .await
-            .map_err(|e| Fault::new(source, Offence::Protocol, format!("import task: {e}")))?;
-            moved += result.0;
-            if let Err((height, e)) = result.1 {
-                if e.is_invalid_block() {
-                    return Err(Fault::new(
-                        source,
-                        Offence::InvalidData,
-                        format!("block {height}: {e}"),
-                    ));
-                }
-                tracing::error!(target: "sync::import", height, error = %e, "import failed");
-                return Ok(moved);
             }
-            self.book.reward(source);
-        }
-        Ok(moved)
+        };
+        let importer = async {
+            let mut moved = 0;
+            while let Some((start, bodies)) = arrived.recv().await {
+                let bodies: Vec<Vec<Transaction>> = bodies?;
+                let blocks: Vec<Block> = all_headers[start..start + bodies.len()]
+                    .iter()
+                    .cloned()
+                    .zip(bodies)
+                    .map(|(header, transactions)| Block {
+                        header,
+                        transactions,
+                    })
+                    .collect();
+                let ledger = self.ledger.clone();
+                let result = tokio::task::spawn_blocking(move || {
+                    let mut moved = 0u64;
+                    for block in &blocks {
+                        // Header signatures were batch-verified in the header phase, transaction
+                        // signatures when the body was checked against its header.
+                        match ledger.import_verified_block(block, now_ms()) {
+                            Ok(ImportOutcome::Extended | ImportOutcome::Reorganized { .. }) => {
+                                moved += 1
+                            }
+                            Ok(ImportOutcome::SideChain | ImportOutcome::AlreadyKnown) => {}
+                            Err(e) => return (moved, Err((block.header.height, e))),
+                        }
+                    }
+                    (moved, Ok(()))
+                })
+                .await
+                .map_err(|e| Fault::new(source, Offence::Protocol, format!("import task: {e}")))?;
+                moved += result.0;
+                if let Err((height, e)) = result.1 {
+                    if e.is_invalid_block() {
+                        return Err(Fault::new(
+                            source,
+                            Offence::InvalidData,
+                            format!("block {height}: {e}"),
+                        ));
+                    }
+                    tracing::error!(target: "sync::import", height, error = %e, "import failed");
+                    return Ok(moved);
+                }
+                self.book.reward(source);
+            }
+            Ok(moved)
+        };
+        let ((), result) = tokio::join!(fetcher, importer);
+        result
     }
 
     /// Bodies for `headers` from `peer`, each checked against its header; when a helper peer

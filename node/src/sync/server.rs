@@ -74,15 +74,7 @@ impl SyncService {
 
     /// Our status as peers see it.
     pub fn status(&self, listen_address: String) -> PeerStatus {
-        let head = self.ledger.head();
-        PeerStatus {
-            chain_id: self.ledger.rules().chain_id,
-            genesis_hash: self.ledger.genesis_hash(),
-            head_height: head.header.height,
-            head_hash: head.hash,
-            state_root: head.header.state_root,
-            listen_address,
-        }
+        super::local_status(&self.ledger, listen_address)
     }
 
     /// The equivocating alternative of the head, for peers in the alternate group.
