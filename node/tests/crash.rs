@@ -15,8 +15,9 @@ use rand::Rng;
 
 const CHILD_ENV: &str = "LUXTENSOR_CRASH_CHILD_DIR";
 
-/// Not a test on its own: the body the parent runs in a child process.
+/// Not a test on its own: the body the parent runs in a child process (hence ignored).
 #[test]
+#[ignore = "run by sigkill_during_imports_never_leaves_a_half_block in a child process"]
 fn crash_child() {
     let Some(dir) = std::env::var_os(CHILD_ENV) else {
         return;
@@ -66,7 +67,13 @@ fn sigkill_during_imports_never_leaves_a_half_block() {
     let kills = 25;
     for round in 0..kills {
         let mut child = Command::new(&exe)
-            .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
+            .args([
+                "crash_child",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD_ENV, dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
