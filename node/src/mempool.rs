@@ -379,41 +379,18 @@ mod tests {
         );
         assert_eq!(left.iter().filter(|t| t.sender == bob.public()).count(), 2);
     }
-}
-#[cfg(test)]
-mod fifo_tests {
-    use super::*;
-    use crate::chain::crypto::Keypair;
 
     #[test]
     fn senders_are_served_in_arrival_order_across_blocks() {
         let pool = Mempool::new(100);
-        let r = ChainRules {
-            chain_id: 5,
-            validators: vec![],
-            max_future_drift_ms: 0,
-            verify_threads: 1,
-        };
+        let r = rules();
         let k: Vec<Keypair> = (0..3u8).map(|i| Keypair::from_seed([i + 10; 32])).collect();
-        let t = |who: &Keypair, nonce| {
-            let mut tx = Transaction {
-                chain_id: 5,
-                sender: who.public(),
-                nonce,
-                recipient: Address([1; 20]),
-                amount: 1,
-                fee: 1,
-                signature: Default::default(),
-            };
-            tx.signature = who.sign(&tx.signing_message());
-            tx
-        };
         let acct = |n| Account {
             nonce: n,
             balance: 100,
         };
-        pool.submit(t(&k[0], 0), &r, acct(0)).unwrap();
-        pool.submit(t(&k[1], 0), &r, acct(0)).unwrap();
+        pool.submit(tx(&k[0], 0, 1), &r, acct(0)).unwrap();
+        pool.submit(tx(&k[1], 0, 1), &r, acct(0)).unwrap();
         let first = pool.candidates(10);
         assert_eq!(
             first.iter().map(|x| x.sender).collect::<Vec<_>>(),
@@ -421,8 +398,8 @@ mod fifo_tests {
         );
         pool.prune(&first, |_| Some(1));
         assert!(pool.is_empty());
-        pool.submit(t(&k[2], 0), &r, acct(0)).unwrap();
-        pool.submit(t(&k[0], 1), &r, acct(1)).unwrap();
+        pool.submit(tx(&k[2], 0, 1), &r, acct(0)).unwrap();
+        pool.submit(tx(&k[0], 1, 1), &r, acct(1)).unwrap();
         let second = pool.candidates(10);
         assert_eq!(
             second.iter().map(|x| x.sender).collect::<Vec<_>>(),

@@ -38,10 +38,8 @@ pub enum NodeError {
 #[derive(Debug)]
 pub struct Node {
     ledger: Arc<Ledger>,
-    producer: Arc<Producer>,
     book: Arc<PeerBook>,
     engine: Arc<SyncEngine>,
-    sync_state: Arc<SyncState>,
     local_addr: SocketAddr,
     cancel: CancellationToken,
     production: CancellationToken,
@@ -147,10 +145,8 @@ impl Node {
         );
         Ok(Self {
             ledger,
-            producer,
             book,
             engine,
-            sync_state,
             local_addr,
             cancel,
             production,
@@ -171,21 +167,6 @@ impl Node {
     /// The ledger.
     pub fn ledger(&self) -> &Arc<Ledger> {
         &self.ledger
-    }
-
-    /// The producer.
-    pub fn producer(&self) -> &Arc<Producer> {
-        &self.producer
-    }
-
-    /// The peer book.
-    pub fn peers(&self) -> &Arc<PeerBook> {
-        &self.book
-    }
-
-    /// Sync progress.
-    pub fn sync_state(&self) -> &Arc<SyncState> {
-        &self.sync_state
     }
 
     /// Adds a peer and wakes sync.

@@ -307,6 +307,19 @@ pub async fn hashes(addr: &str, to: u64) -> Vec<String> {
     out
 }
 
+/// `VerifyChain` over the whole stored chain of a node.
+pub async fn verify(addr: &str) -> api::VerifyChainResponse {
+    query(addr)
+        .await
+        .verify_chain(api::VerifyChainRequest {
+            from_height: 0,
+            to_height: None,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
 /// Waits until every node has the same head hash at `height` or above, then checks that they
 /// agree on every block hash, the state root, and that their chains verify.
 pub async fn assert_converged(
@@ -343,15 +356,7 @@ pub async fn assert_converged(
     for (a, s) in addrs.iter().zip(&statuses) {
         assert_eq!(s.state_root, head.state_root, "{a}: state root");
         assert_eq!(hashes(a, head.height).await, reference, "{a}: block hashes");
-        let v = query(a)
-            .await
-            .verify_chain(api::VerifyChainRequest {
-                from_height: 0,
-                to_height: None,
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let v = verify(a).await;
         assert!(v.ok, "{a}: verify chain found {:?}", v.fault);
         assert_eq!(v.blocks_checked, head.height + 1);
     }

@@ -183,14 +183,7 @@ async fn produce_ten_blocks_with_twenty_transfers_and_query_them_back() {
             );
         }
     }
-    let verify = q
-        .verify_chain(api::VerifyChainRequest {
-            from_height: 0,
-            to_height: None,
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let verify = verify(&n.addr).await;
     assert!(verify.ok, "{:?}", verify.fault);
     assert_eq!(verify.blocks_checked, 11);
     n.node.shutdown().await;

@@ -187,16 +187,7 @@ async fn every_misbehaving_peer_is_banned_and_stores_nothing() {
             s.height, 0,
             "{mode:?}: nothing of the liar's chain was stored"
         );
-        let verify = query(&fresh.addr)
-            .await
-            .verify_chain(api::VerifyChainRequest {
-                from_height: 0,
-                to_height: None,
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        assert!(verify.ok);
+        assert!(verify(&fresh.addr).await.ok);
         // With an honest peer it completes sync, and the banned liar stays out.
         fresh.node.add_peer(&honest.addr).unwrap();
         assert_converged(&[&honest.addr, &fresh.addr], 6, T).await;

@@ -3,7 +3,7 @@
 
 use proto::node::v1 as api;
 
-use crate::chain::types::{parse_hex, to_array, to_hex};
+use crate::chain::types::{parse_hex, to_hex};
 use crate::chain::{Address, Block, Hash, Header, PublicKey, Signature, Transaction, TypeError};
 
 /// Header → API header.
@@ -66,9 +66,4 @@ pub fn tx_from_api(tx: &api::Transaction) -> Result<Transaction, TypeError> {
 /// Parses a 0x-hex block or transaction hash.
 pub fn parse_hash(what: &'static str, s: &str) -> Result<Hash, TypeError> {
     parse_hex(what, s)
-}
-
-/// Copies raw bytes into a hash.
-pub fn hash_from_bytes(what: &'static str, b: &[u8]) -> Result<Hash, TypeError> {
-    to_array(what, b)
 }

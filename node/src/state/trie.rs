@@ -54,16 +54,6 @@ impl MemoryStore {
     pub fn extend(&mut self, nodes: impl IntoIterator<Item = (Hash, Vec<u8>)>) {
         self.nodes.extend(nodes);
     }
-
-    /// Number of nodes held.
-    pub fn len(&self) -> usize {
-        self.nodes.len()
-    }
-
-    /// True when empty.
-    pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
-    }
 }
 
 impl NodeStore for MemoryStore {

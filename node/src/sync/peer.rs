@@ -49,13 +49,6 @@ pub enum PeerError {
     Refused(String),
 }
 
-impl PeerError {
-    /// True when the peer is at fault (as opposed to the network).
-    pub fn is_misbehaviour(&self) -> bool {
-        matches!(self, Self::Timeout(_) | Self::Protocol(_))
-    }
-}
-
 /// Talks to one peer.
 #[tonic::async_trait]
 pub trait PeerClient: Send + Sync + 'static {
