@@ -85,8 +85,8 @@ impl Cluster {
     /// Starts one container per spec, all at once, and waits until each is healthy.
     pub async fn start(test: &str, specs: Vec<NodeSpec>) -> Self {
         docker::ensure_engine().await;
-        let (image, tag) = docker::ensure_image();
-        docker::remove_stale();
+        let (image, tag) = docker::ensure_image().await;
+        docker::remove_stale().await;
         let pid = std::process::id();
         let network = format!("lt-e2e-{pid}-{test}");
         let names: Vec<(String, String)> = (0..specs.len())
@@ -191,14 +191,17 @@ impl Cluster {
     }
 
     /// Cuts member `i` off the cluster network.
-    pub fn disconnect(&self, i: usize) {
+    pub async fn disconnect(&self, i: usize) {
         docker::disconnect(&self.network, &self.members[i].container_name)
+            .await
             .expect("network disconnect");
     }
 
     /// Reconnects member `i` to the cluster network.
     pub async fn connect(&mut self, i: usize) {
-        docker::connect(&self.network, &self.members[i].container_name).expect("network connect");
+        docker::connect(&self.network, &self.members[i].container_name)
+            .await
+            .expect("network connect");
         self.reconnect(i).await;
     }
 }

@@ -1,29 +1,21 @@
-//! The Docker engine around the tests: a clear failure when it is missing or refuses our client's
-//! API version, the node image (built from the top-level Dockerfile when missing), cleanup of
-//! containers and networks left by killed runs, and network (dis)connection.
+//! The Docker engine around the tests, through the bollard client testcontainers already brings: a
+//! clear failure when the engine is missing or refuses the client's API version, the node image
+//! (built from the top-level Dockerfile when missing), cleanup of containers and networks left by
+//! killed runs, and network (dis)connection. Only the image build runs the `docker` CLI, so that
+//! the build context honours `.dockerignore` exactly as a user's `docker build` does.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use crate::image::{LABEL, NAME, TAG};
+use testcontainers::bollard::Docker;
+use testcontainers::bollard::models::{NetworkConnectRequest, NetworkDisconnectRequest};
+use testcontainers::bollard::query_parameters::{
+    ListContainersOptions, ListNetworksOptions, RemoveContainerOptions,
+};
 
-fn docker(args: &[&str]) -> Result<String, String> {
-    let out = Command::new("docker")
-        .args(args)
-        .env("DOCKER_BUILDKIT", "0")
-        .output()
-        .map_err(|e| format!("cannot run the docker CLI: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-    } else {
-        Err(format!(
-            "docker {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
+use crate::image::{LABEL, NAME, TAG};
 
 /// The workspace root (where the Dockerfile is).
 pub fn workspace_root() -> PathBuf {
@@ -41,22 +33,32 @@ pub fn config_dir() -> String {
         .to_string()
 }
 
+/// The engine client (local socket or `DOCKER_HOST`).
+pub fn client() -> Docker {
+    Docker::connect_with_local_defaults()
+        .unwrap_or_else(|e| panic!("cannot create a Docker client: {e}"))
+}
+
 /// Fails with a clear message unless a Docker engine answers and accepts the API version of the
 /// client testcontainers uses (bollard, which does not negotiate).
 pub async fn ensure_engine() {
     static CHECKED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
     CHECKED
         .get_or_init(|| async {
-            let server = docker(&["version", "--format", "{{.Server.APIVersion}}"]).unwrap_or_else(|e| {
-                panic!("Docker is not available, so the e2e tests cannot run (they never skip): {e}")
-            });
-            let client = testcontainers::bollard::Docker::connect_with_local_defaults()
-                .unwrap_or_else(|e| panic!("cannot create a Docker client: {e}"));
-            if let Err(e) = client.version().await {
-                panic!(
-                    "the Docker engine (API {server}) refuses the client API version of bollard {}: {e}",
-                    client.client_version()
-                );
+            let docker = client();
+            match docker.version().await {
+                Ok(v) => {
+                    let api = v.api_version.unwrap_or_default();
+                    assert!(
+                        !api.is_empty(),
+                        "the Docker engine did not say which API version it speaks"
+                    );
+                }
+                Err(e) => panic!(
+                    "Docker is not available (or refuses the client API version {} of bollard), \
+                     so the e2e tests cannot run (they never skip): {e}",
+                    docker.client_version()
+                ),
             }
         })
         .await;
@@ -73,71 +75,116 @@ pub fn image_ref() -> (String, String) {
     }
 }
 
-/// Makes sure the image exists: builds it from the top-level Dockerfile (legacy builder) when
-/// it does not.
-pub fn ensure_image() -> (String, String) {
-    static IMAGE: OnceLock<(String, String)> = OnceLock::new();
+/// Makes sure the image exists: builds it from the top-level Dockerfile (legacy builder) when it
+/// does not.
+pub async fn ensure_image() -> (String, String) {
+    static IMAGE: tokio::sync::OnceCell<(String, String)> = tokio::sync::OnceCell::const_new();
     IMAGE
-        .get_or_init(|| {
+        .get_or_init(|| async {
             let (name, tag) = image_ref();
             let reference = format!("{name}:{tag}");
-            if docker(&["image", "inspect", "--format", "{{.Id}}", &reference]).is_err() {
-                eprintln!("e2e: image {reference} not found; building it from the Dockerfile (this takes a while)");
+            if client().inspect_image(&reference).await.is_err() {
+                eprintln!(
+                    "e2e: image {reference} not found; building it from the Dockerfile (this takes a while)"
+                );
                 let root = workspace_root();
-                let status = Command::new("docker")
-                    .args(["build", "-t", &reference])
-                    .arg(&root)
-                    .env("DOCKER_BUILDKIT", "0")
-                    .status()
-                    .expect("running docker build");
-                assert!(status.success(), "docker build of {reference} failed");
+                let status = tokio::task::spawn_blocking(move || {
+                    Command::new("docker")
+                        .args(["build", "-t", &reference])
+                        .arg(&root)
+                        .env("DOCKER_BUILDKIT", "0")
+                        .status()
+                })
+                .await
+                .expect("build task")
+                .expect("running docker build");
+                assert!(status.success(), "docker build of {name}:{tag} failed");
             }
             (name, tag)
         })
+        .await
         .clone()
 }
 
 /// Removes containers and networks left behind by earlier runs that were killed (testcontainers
 /// cleans up on drop, and a killed process drops nothing). Runs once per test process.
-pub fn remove_stale() {
+pub async fn remove_stale() {
     static DONE: OnceLock<()> = OnceLock::new();
-    DONE.get_or_init(|| {
-        let me = std::process::id().to_string();
-        let filter = format!("label={LABEL}");
-        let format = format!("{{{{.ID}}}} {{{{.Label \"{LABEL}\"}}}}");
-        if let Ok(list) = docker(&["ps", "-a", "--filter", &filter, "--format", &format]) {
-            for line in list.lines() {
-                if let Some((id, pid)) = line.split_once(' ')
-                    && pid != me
-                {
-                    let _ = docker(&["rm", "-f", "-v", id]);
-                }
-            }
+    if DONE.get().is_some() {
+        return;
+    }
+    let docker = client();
+    let me = std::process::id().to_string();
+    let containers = docker
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            filters: Some(HashMap::from([(
+                "label".to_string(),
+                vec![LABEL.to_string()],
+            )])),
+            ..Default::default()
+        }))
+        .await
+        .unwrap_or_default();
+    for c in containers {
+        let owner = c.labels.as_ref().and_then(|l| l.get(LABEL)).cloned();
+        if let (Some(id), Some(owner)) = (c.id, owner)
+            && owner != me
+        {
+            let _ = docker
+                .remove_container(
+                    &id,
+                    Some(RemoveContainerOptions {
+                        force: true,
+                        v: true,
+                        ..Default::default()
+                    }),
+                )
+                .await;
         }
-        if let Ok(list) = docker(&[
-            "network",
-            "ls",
-            "--filter",
-            "name=lt-e2e-",
-            "--format",
-            "{{.Name}}",
-        ]) {
-            for name in list
-                .lines()
-                .filter(|n| !n.starts_with(&format!("lt-e2e-{me}-")))
-            {
-                let _ = docker(&["network", "rm", name]);
-            }
+    }
+    let networks = docker
+        .list_networks(Some(ListNetworksOptions {
+            filters: Some(HashMap::from([(
+                "name".to_string(),
+                vec!["lt-e2e-".to_string()],
+            )])),
+        }))
+        .await
+        .unwrap_or_default();
+    let mine = format!("lt-e2e-{me}-");
+    for name in networks.into_iter().filter_map(|n| n.name) {
+        if !name.starts_with(&mine) {
+            let _ = docker.remove_network(&name).await;
         }
-    });
+    }
+    let _ = DONE.set(());
 }
 
 /// Disconnects a container from a network.
-pub fn disconnect(network: &str, container: &str) -> Result<(), String> {
-    docker(&["network", "disconnect", network, container]).map(|_| ())
+pub async fn disconnect(network: &str, container: &str) -> Result<(), String> {
+    client()
+        .disconnect_network(
+            network,
+            NetworkDisconnectRequest {
+                container: container.to_string(),
+                force: Some(true),
+            },
+        )
+        .await
+        .map_err(|e| format!("disconnecting {container} from {network}: {e}"))
 }
 
 /// Connects a container to a network (its name resolves again for the other members).
-pub fn connect(network: &str, container: &str) -> Result<(), String> {
-    docker(&["network", "connect", network, container]).map(|_| ())
+pub async fn connect(network: &str, container: &str) -> Result<(), String> {
+    client()
+        .connect_network(
+            network,
+            NetworkConnectRequest {
+                container: container.to_string(),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| format!("connecting {container} to {network}: {e}"))
 }

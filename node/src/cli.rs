@@ -1,6 +1,6 @@
 //! Command-line interface (clap derive; every flag can also come from an environment variable).
-//! `run` starts a node; `keys`, `genesis` make files; `status`, `block`, `account`, `health` are
-//! gRPC clients that print readable output; `testnet` drives a multi-node scenario.
+//! `run` starts a node; `keys`, `genesis` make files; `status`, `block`, `account`, `tx`, `health`
+//! are gRPC clients that print readable output; `testnet` drives a multi-node scenario.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -39,11 +39,11 @@ pub enum Command {
     Block(BlockArgs),
     /// Print an account's balance and nonce.
     Account(AccountArgs),
+    /// Sign and send a transfer, or look a transaction up.
+    #[command(subcommand)]
+    Tx(TxCommand),
     /// Exit 0 when the node's gRPC health check says SERVING (for Docker HEALTHCHECK).
     Health(ClientArgs),
-    /// Benchmarks.
-    #[command(subcommand)]
-    Bench(BenchCommand),
     /// Multi-node testnet scenarios against running nodes.
     #[command(subcommand)]
     Testnet(TestnetCommand),
@@ -230,35 +230,50 @@ pub struct TestnetArgs {
     pub timeout: std::time::Duration,
 }
 
-/// `bench` subcommands.
+/// `tx` subcommands.
 #[derive(Debug, Subcommand)]
-pub enum BenchCommand {
-    /// Sync catch-up over gRPC on loopback: prints a table and writes JSON.
-    Sync(BenchArgs),
+pub enum TxCommand {
+    /// Sign a transfer with a key file or a dev account, submit it, and wait for its inclusion.
+    Send(TxSendArgs),
+    /// Print a canonical transaction and where it was included.
+    Get(TxGetArgs),
 }
 
-/// `bench sync` flags.
+/// `tx send` flags.
 #[derive(Debug, Args)]
-pub struct BenchArgs {
-    /// Cases to run: empty (20,000 empty blocks), transfers (2,000 × 1,000 transfers), headers
-    /// (100,000 headers, header phase alone), long (200,000 blocks, for memory).
-    #[arg(
-        long,
-        env = "LUXTENSOR_BENCH_CASES",
-        value_delimiter = ',',
-        default_value = "empty,transfers,headers,long"
-    )]
-    pub cases: Vec<String>,
-    /// Runs per case (the median is reported).
-    #[arg(long, env = "LUXTENSOR_BENCH_RUNS", default_value_t = 3)]
-    pub runs: usize,
-    /// Multiplies every case's block count (e.g. 0.1 for a quick look).
-    #[arg(long, env = "LUXTENSOR_BENCH_SCALE", default_value_t = 1.0)]
-    pub scale: f64,
-    /// Where source chains are generated and kept between runs.
-    #[arg(long, env = "LUXTENSOR_BENCH_WORK", default_value = "bench-data")]
-    pub work: PathBuf,
-    /// JSON report path.
-    #[arg(long, env = "LUXTENSOR_BENCH_OUT", default_value = "bench-sync.json")]
-    pub out: PathBuf,
+pub struct TxSendArgs {
+    /// Node to send to.
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Sender key file (JSON, as `keys generate` writes it).
+    #[arg(long, env = "LUXTENSOR_TX_KEY", required_unless_present = "from_dev")]
+    pub key: Option<PathBuf>,
+    /// Sender: dev account INDEX of the node's chain (testnets only: dev keys are public).
+    #[arg(long, env = "LUXTENSOR_TX_FROM_DEV", conflicts_with = "key")]
+    pub from_dev: Option<u32>,
+    /// Recipient address (0x-hex, 20 bytes).
+    #[arg(long, env = "LUXTENSOR_TX_TO")]
+    pub to: String,
+    /// Amount to move.
+    #[arg(long, env = "LUXTENSOR_TX_AMOUNT")]
+    pub amount: u64,
+    /// Fee for the block producer.
+    #[arg(long, env = "LUXTENSOR_TX_FEE", default_value_t = 1)]
+    pub fee: u64,
+    /// Nonce (default: the sender's account nonce at the node's head).
+    #[arg(long, env = "LUXTENSOR_TX_NONCE")]
+    pub nonce: Option<u64>,
+    /// How long to wait for inclusion in a canonical block (0: do not wait).
+    #[arg(long, env = "LUXTENSOR_TX_WAIT", default_value = "60s", value_parser = parse_duration)]
+    pub wait: std::time::Duration,
+}
+
+/// `tx get` flags.
+#[derive(Debug, Args)]
+pub struct TxGetArgs {
+    /// Node to ask.
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Transaction hash (0x-hex).
+    pub hash: String,
 }

@@ -7,12 +7,13 @@ use anyhow::{Context, bail};
 use node::chain::genesis::GenesisAccount;
 use node::chain::types::parse_hex;
 use node::chain::{Address, Genesis, crypto::Keypair};
-use node::cli::{AccountArgs, BlockArgs, ClientArgs, GenesisArgs, RunArgs};
+use node::cli::{AccountArgs, BlockArgs, ClientArgs, GenesisArgs, RunArgs, TxGetArgs, TxSendArgs};
 use node::config::{self, NodeConfig};
 use node::ledger::now_ms;
 use node::state::verify_proof;
 use proto::node::v1 as api;
-use proto::node::v1::query_client::QueryClient;
+use proto::node::v1::query_service_client::QueryServiceClient as QueryClient;
+use proto::node::v1::transaction_service_client::TransactionServiceClient;
 use tonic::transport::Channel;
 
 /// `run`: start a node and serve until ctrl-c or SIGTERM.
@@ -178,7 +179,7 @@ pub(crate) async fn status(args: &ClientArgs) -> anyhow::Result<()> {
         println!(
             "  {:<24} {:<12} height {:<8} score {:<5} {}",
             p.address,
-            p.state,
+            peer_state(p.state()),
             p.height,
             p.score,
             if p.banned_for_secs > 0 {
@@ -191,13 +192,20 @@ pub(crate) async fn status(args: &ClientArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A peer state as a short lower-case word.
+fn peer_state(s: api::PeerState) -> String {
+    s.as_str_name()
+        .trim_start_matches("PEER_STATE_")
+        .to_lowercase()
+}
+
 /// `block`.
 pub(crate) async fn block(args: &BlockArgs) -> anyhow::Result<()> {
     let mut client = QueryClient::new(connect(&args.client).await?);
     let id = match (&args.height, &args.hash) {
-        (_, Some(hash)) => api::block_id::Id::Hash(hash.clone()),
-        (Some(h), None) => api::block_id::Id::Height(*h),
-        (None, None) => api::block_id::Id::Height(
+        (_, Some(hash)) => api::get_block_request::Id::Hash(hash.clone()),
+        (Some(h), None) => api::get_block_request::Id::Height(*h),
+        (None, None) => api::get_block_request::Id::Height(
             client
                 .get_status(api::GetStatusRequest {})
                 .await?
@@ -206,9 +214,11 @@ pub(crate) async fn block(args: &BlockArgs) -> anyhow::Result<()> {
         ),
     };
     let block = client
-        .get_block(api::BlockId { id: Some(id) })
+        .get_block(api::GetBlockRequest { id: Some(id) })
         .await?
-        .into_inner();
+        .into_inner()
+        .block
+        .context("node returned no block")?;
     let h = block
         .header
         .context("node returned a block without a header")?;
@@ -331,32 +341,131 @@ pub(crate) async fn testnet_run(args: &node::cli::TestnetArgs) -> anyhow::Result
     Ok(())
 }
 
-/// `bench sync`.
-pub(crate) async fn bench_sync(args: &node::cli::BenchArgs) -> anyhow::Result<()> {
-    use node::bench::Case;
-    let scaled = |n: u64| ((n as f64 * args.scale).round() as u64).max(1);
-    let mut cases = Vec::new();
-    for name in &args.cases {
-        let (blocks, transfers, accounts, headers_only) = match name.as_str() {
-            "empty" => (20_000, 0, 2, false),
-            "transfers" => (2_000, 1_000, 1_000, false),
-            "headers" => (100_000, 0, 2, true),
-            "long" => (200_000, 0, 2, false),
-            other => bail!("unknown case {other:?} (empty, transfers, headers, long)"),
-        };
-        cases.push(Case {
-            name: name.clone(),
-            blocks: scaled(blocks),
-            transfers,
-            accounts,
-            headers_only,
-        });
+/// `tx send`: sign a transfer, submit it, wait for a canonical block to include it.
+pub(crate) async fn tx_send(args: &TxSendArgs) -> anyhow::Result<()> {
+    let to = Address::from_hex(&args.to).context("--to")?;
+    let channel = connect(&args.client).await?;
+    let mut query = QueryClient::new(channel.clone());
+    let status = query
+        .get_status(api::GetStatusRequest {})
+        .await
+        .context("GetStatus")?
+        .into_inner();
+    let key = match (&args.key, args.from_dev) {
+        (Some(path), _) => config::read_key(path)?,
+        (None, Some(index)) => node::chain::genesis::dev_keypair(status.chain_id, index),
+        (None, None) => bail!("give --key FILE or --from-dev INDEX"),
+    };
+    let sender = key.public().address();
+    let nonce = match args.nonce {
+        Some(n) => n,
+        None => {
+            query
+                .get_account(api::GetAccountRequest {
+                    address: sender.to_string(),
+                    height: None,
+                    include_proof: false,
+                })
+                .await
+                .context("GetAccount of the sender")?
+                .into_inner()
+                .nonce
+        }
+    };
+    let mut tx = node::chain::Transaction {
+        chain_id: status.chain_id,
+        sender: key.public(),
+        nonce,
+        recipient: to,
+        amount: args.amount,
+        fee: args.fee,
+        signature: Default::default(),
+    };
+    tx.signature = key.sign(&tx.signing_message());
+    let hash = TransactionServiceClient::new(channel)
+        .submit_transaction(api::SubmitTransactionRequest {
+            transaction: Some(node::rpc::convert::tx_to_api(&tx)),
+        })
+        .await
+        .map_err(describe_status)?
+        .into_inner()
+        .hash;
+    println!("submitted:    {hash}");
+    println!("from:         {sender} (nonce {nonce})");
+    println!("to:           {to}");
+    println!("amount:       {} (fee {})", args.amount, args.fee);
+    if args.wait.is_zero() {
+        return Ok(());
     }
-    std::fs::create_dir_all(&args.work)?;
-    let exe = std::env::current_exe()?;
-    let report = node::bench::run(&cases, args.runs.max(1), &args.work, &exe).await?;
-    print!("{}", node::bench::table(&report));
-    std::fs::write(&args.out, serde_json::to_string_pretty(&report)? + "\n")?;
-    println!("\nJSON written to {}", args.out.display());
+    let deadline = std::time::Instant::now() + args.wait;
+    loop {
+        match query
+            .get_transaction(api::GetTransactionRequest { hash: hash.clone() })
+            .await
+        {
+            Ok(info) => {
+                let info = info.into_inner();
+                println!(
+                    "included:     block {} at height {}",
+                    info.block_hash, info.height
+                );
+                return Ok(());
+            }
+            Err(s) if s.code() == tonic::Code::NotFound => {}
+            Err(s) => return Err(describe_status(s)).context("GetTransaction"),
+        }
+        if std::time::Instant::now() >= deadline {
+            bail!(
+                "not included within {} (it may still be pending: a validator must produce a block)",
+                humantime::format_duration(args.wait)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// `tx get`.
+pub(crate) async fn tx_get(args: &TxGetArgs) -> anyhow::Result<()> {
+    let mut client = QueryClient::new(connect(&args.client).await?);
+    let info = client
+        .get_transaction(api::GetTransactionRequest {
+            hash: args.hash.clone(),
+        })
+        .await
+        .map_err(describe_status)?
+        .into_inner();
+    let tx = info.transaction.context("node returned no transaction")?;
+    println!("hash:         {}", tx.hash);
+    println!("from:         {} (nonce {})", tx.sender, tx.nonce);
+    println!("to:           {}", tx.recipient);
+    println!("amount:       {} (fee {})", tx.amount, tx.fee);
+    println!(
+        "included:     block {} at height {} (index {})",
+        info.block_hash, info.height, info.index
+    );
     Ok(())
+}
+
+/// A gRPC error with its `ErrorInfo` reason and values, for people.
+fn describe_status(s: tonic::Status) -> anyhow::Error {
+    use tonic_types::StatusExt;
+    match s.get_details_error_info() {
+        Some(info) => {
+            let mut values: Vec<String> = info
+                .metadata
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            values.sort();
+            anyhow::anyhow!(
+                "{} ({:?}, reason {}{}{})",
+                s.message(),
+                s.code(),
+                info.reason,
+                if values.is_empty() { "" } else { ": " },
+                values.join(", ")
+            )
+        }
+        None => anyhow::anyhow!("{} ({:?})", s.message(), s.code()),
+    }
 }

@@ -42,8 +42,13 @@ pub enum ConfigError {
         detail: String,
     },
     /// A duration that does not parse.
-    #[error("invalid duration {0:?}: use e.g. 0, 250ms, 2s or 1m")]
-    Duration(String),
+    #[error("invalid duration {given:?} ({detail}): use e.g. 0, 250ms, 2s or 1m")]
+    Duration {
+        /// What was given.
+        given: String,
+        /// The parser's complaint.
+        detail: String,
+    },
 }
 
 /// A validator key file (JSON). The secret is the 32-byte ed25519 seed.
@@ -129,19 +134,11 @@ pub fn read_genesis(path: &Path) -> Result<Genesis, ConfigError> {
     Ok(genesis)
 }
 
-/// Parses `0`, `250ms`, `2s`, `1m`, or a bare number of milliseconds.
+/// Parses a duration in humantime syntax (`0`, `250ms`, `2s`, `1m 30s`, `1h`).
 pub fn parse_duration(s: &str) -> Result<Duration, ConfigError> {
-    let s = s.trim();
-    let err = || ConfigError::Duration(s.to_string());
-    let (number, unit) = s
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or((s, ""), |i| s.split_at(i));
-    let n: u64 = number.parse().map_err(|_| err())?;
-    Ok(match unit {
-        "" | "ms" => Duration::from_millis(n),
-        "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n * 60),
-        _ => return Err(err()),
+    humantime::parse_duration(s.trim()).map_err(|e| ConfigError::Duration {
+        given: s.to_string(),
+        detail: e.to_string(),
     })
 }
 
@@ -214,8 +211,8 @@ mod tests {
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
         assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
         assert_eq!(parse_duration("1m").unwrap(), Duration::from_secs(60));
-        assert_eq!(parse_duration("100").unwrap(), Duration::from_millis(100));
-        assert!(parse_duration("2h").is_err());
+        assert_eq!(parse_duration("1m 30s").unwrap(), Duration::from_secs(90));
+        assert!(parse_duration("100").is_err(), "a unit is required");
         assert!(parse_duration("fast").is_err());
     }
 

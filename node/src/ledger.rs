@@ -129,14 +129,38 @@ pub struct Head {
     pub header: Header,
 }
 
+/// What is wrong with a stored block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChainFaultKind {
+    /// No canonical block, or its header or body is not stored.
+    Missing,
+    /// The block does not hash to its key, or block 0 is not the genesis.
+    Hash,
+    /// Wrong chain id, height or parent hash.
+    Link,
+    /// Produced by a validator not scheduled for it.
+    Schedule,
+    /// Timestamp not after the parent's (or too far ahead).
+    Timestamp,
+    /// The producer's signature does not verify.
+    Signature,
+    /// A transaction of the body is invalid (chain id, signature).
+    Body,
+    /// The body does not match the header's count or root.
+    TxRoot,
+    /// A transaction does not execute.
+    Execution,
+    /// Re-execution gives another state root.
+    StateRoot,
+}
+
 /// A fault found by [`Ledger::verify_chain`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainFault {
     /// Height of the faulty block.
     pub height: u64,
-    /// `missing`, `hash`, `link`, `schedule`, `timestamp`, `signature`, `body`, `tx_root`,
-    /// `execution` or `state_root`.
-    pub kind: &'static str,
+    /// What kind of fault.
+    pub kind: ChainFaultKind,
     /// Details.
     pub message: String,
 }
@@ -498,7 +522,11 @@ impl Ledger {
             let Some(hash) = self.store.canonical_hash(height)? else {
                 return Ok(VerifyReport {
                     blocks_checked: checked,
-                    fault: Some(fault(height, "missing", "no canonical hash".into())),
+                    fault: Some(fault(
+                        height,
+                        ChainFaultKind::Missing,
+                        "no canonical hash".into(),
+                    )),
                 });
             };
             let Some(block) = self.store.block(&hash)? else {
@@ -506,7 +534,7 @@ impl Ledger {
                     blocks_checked: checked,
                     fault: Some(fault(
                         height,
-                        "missing",
+                        ChainFaultKind::Missing,
                         format!("block {} not stored", to_hex(&hash)),
                     )),
                 });
@@ -516,7 +544,7 @@ impl Ledger {
                 if header.hash() != hash {
                     return Ok(Some(fault(
                         height,
-                        "hash",
+                        ChainFaultKind::Hash,
                         format!(
                             "stored under {} but hashes to {}",
                             to_hex(&hash),
@@ -527,7 +555,7 @@ impl Ledger {
                 if header.height != height {
                     return Ok(Some(fault(
                         height,
-                        "link",
+                        ChainFaultKind::Link,
                         format!("header says height {}", header.height),
                     )));
                 }
@@ -535,7 +563,7 @@ impl Ledger {
                     if height == 0 && hash != self.genesis_hash {
                         return Ok(Some(fault(
                             0,
-                            "hash",
+                            ChainFaultKind::Hash,
                             "block 0 is not the genesis block".into(),
                         )));
                     }
@@ -548,33 +576,41 @@ impl Ledger {
                     u64::MAX - self.rules.max_future_drift_ms,
                 ) {
                     let kind = match e {
-                        ValidationError::WrongProducer { .. } => "schedule",
+                        ValidationError::WrongProducer { .. } => ChainFaultKind::Schedule,
                         ValidationError::TimestampNotIncreasing { .. }
-                        | ValidationError::TimestampInFuture { .. } => "timestamp",
-                        _ => "link",
+                        | ValidationError::TimestampInFuture { .. } => ChainFaultKind::Timestamp,
+                        _ => ChainFaultKind::Link,
                     };
                     return Ok(Some(fault(height, kind, e.to_string())));
                 }
                 if let Err(e) = self.rules.check_header_signature(header) {
-                    return Ok(Some(fault(height, "signature", e.to_string())));
+                    return Ok(Some(fault(
+                        height,
+                        ChainFaultKind::Signature,
+                        e.to_string(),
+                    )));
                 }
                 if let Err(e) = self.rules.check_body(header, &block.transactions) {
                     let kind = match e {
                         ValidationError::TxRootMismatch { .. }
-                        | ValidationError::TxCountMismatch { .. } => "tx_root",
-                        _ => "body",
+                        | ValidationError::TxCountMismatch { .. } => ChainFaultKind::TxRoot,
+                        _ => ChainFaultKind::Body,
                     };
                     return Ok(Some(fault(height, kind, e.to_string())));
                 }
                 let mut exec = Executor::new(&self.store, parent.state_root);
                 if let Err(e) = exec.apply_block(&block.transactions, &header.producer.address()) {
-                    return Ok(Some(fault(height, "execution", e.to_string())));
+                    return Ok(Some(fault(
+                        height,
+                        ChainFaultKind::Execution,
+                        e.to_string(),
+                    )));
                 }
                 let (root, _) = exec.commit()?;
                 if root != header.state_root {
                     return Ok(Some(fault(
                         height,
-                        "state_root",
+                        ChainFaultKind::StateRoot,
                         format!(
                             "re-execution gives {}, header claims {}",
                             to_hex(&root),

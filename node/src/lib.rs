@@ -9,7 +9,6 @@
 //! - [`rpc`]: gRPC services, conversions and the one error-to-status mapping.
 //! - [`config`], [`node`], [`cli`]: configuration files, the running node, the command line.
 
-pub mod bench;
 pub mod chain;
 pub mod cli;
 pub mod config;

@@ -3,7 +3,7 @@
 mod commands;
 
 use clap::Parser;
-use node::cli::{BenchCommand, Cli, Command, GenesisCommand, KeysCommand, TestnetCommand};
+use node::cli::{Cli, Command, GenesisCommand, KeysCommand, TestnetCommand, TxCommand};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -17,7 +17,8 @@ async fn main() -> std::process::ExitCode {
         Command::Account(args) => commands::account(&args).await,
         Command::Health(args) => commands::health(&args).await,
         Command::Testnet(TestnetCommand::Run(args)) => commands::testnet_run(&args).await,
-        Command::Bench(BenchCommand::Sync(args)) => commands::bench_sync(&args).await,
+        Command::Tx(TxCommand::Send(args)) => commands::tx_send(&args).await,
+        Command::Tx(TxCommand::Get(args)) => commands::tx_get(&args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -23,6 +23,12 @@ pub enum MempoolError {
     /// The signature does not verify.
     #[error("bad signature: {0}")]
     BadSignature(CryptoError),
+    /// The same transaction is already pending.
+    #[error("already pending: transaction {hash} is in the mempool")]
+    AlreadyPending {
+        /// Its hash.
+        hash: String,
+    },
     /// The nonce was already used.
     #[error("nonce too low: got {got}, next usable nonce is {expected}")]
     NonceTooLow {
@@ -118,6 +124,11 @@ impl Mempool {
         let cost = tx.total_cost().ok_or(MempoolError::Overflow)?;
         let hash = tx.hash();
         let mut inner = self.inner.lock().expect("mempool lock");
+        if inner.hashes.contains(&hash) {
+            return Err(MempoolError::AlreadyPending {
+                hash: crate::chain::types::to_hex(&hash),
+            });
+        }
         let sender = tx.sender_address();
         let pending = inner.by_sender.get(&sender);
         let pending_count = pending.map_or(0, |p| p.range(account.nonce..).count() as u64);
@@ -301,6 +312,13 @@ mod tests {
             })
         );
         assert!(pool.submit(tx(&alice, 4, 50), &r, funded).is_ok());
+        assert_eq!(
+            pool.submit(tx(&alice, 4, 50), &r, funded),
+            Err(MempoolError::AlreadyPending {
+                hash: crate::chain::types::to_hex(&tx(&alice, 4, 50).hash())
+            }),
+            "a resubmitted pending transaction is named as such"
+        );
         // The next nonce follows the pending one, and the balance counts pending spends.
         assert_eq!(
             pool.submit(tx(&alice, 4, 1), &r, funded),

@@ -15,6 +15,7 @@ use crate::producer::Producer;
 use crate::rpc::control::ControlService;
 use crate::rpc::query::QueryService;
 use crate::rpc::server::{RpcServer, ServerConfig, ServerError};
+use crate::rpc::transactions::TransactionService;
 use crate::sync::grpc::GrpcConnector;
 use crate::sync::misbehave::Corruptor;
 use crate::sync::server::SyncService;
@@ -38,7 +39,6 @@ pub enum NodeError {
 #[derive(Debug)]
 pub struct Node {
     ledger: Arc<Ledger>,
-    book: Arc<PeerBook>,
     engine: Arc<SyncEngine>,
     local_addr: SocketAddr,
     cancel: CancellationToken,
@@ -101,18 +101,12 @@ impl Node {
                 sync_state.clone(),
                 producer.validator(),
             ),
+            transactions: TransactionService::new(ledger.clone(), mempool.clone()),
             sync: SyncService::new(ledger.clone(), book.clone(), corruptor, cancel.clone()),
-            control: config.control_token.clone().map(|token| {
-                (
-                    ControlService::new(
-                        ledger.clone(),
-                        mempool.clone(),
-                        producer.clone(),
-                        book.clone(),
-                    ),
-                    token,
-                )
-            }),
+            control: config
+                .control_token
+                .clone()
+                .map(|token| (ControlService::new(producer.clone(), engine.clone()), token)),
         };
         let mut tasks = Vec::new();
         let server_cancel = cancel.clone();
@@ -145,7 +139,6 @@ impl Node {
         );
         Ok(Self {
             ledger,
-            book,
             engine,
             local_addr,
             cancel,
@@ -171,9 +164,7 @@ impl Node {
 
     /// Adds a peer and wakes sync.
     pub fn add_peer(&self, address: &str) -> Result<usize, String> {
-        let n = self.book.add(address)?;
-        self.engine.wake();
-        Ok(n)
+        self.engine.add_peer(address)
     }
 
     /// A token that fires when the node stops.

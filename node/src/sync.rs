@@ -1,15 +1,28 @@
-//! Header-first sync between nodes over gRPC. `wire` converts the sync messages, `peer` is the
-//! trait the engine talks to peers through (with its gRPC implementation in `grpc`), `book` keeps
-//! peers with their scores and bans, `engine` downloads and validates headers then bodies and hands
-//! blocks to the ledger, `server` serves our chain to peers, and `misbehave` makes a node serve
-//! corrupt data on purpose so tests can prove rejection. The node's view of sync progress
-//! ([`SyncState`]) is shared with the RPC layer.
+//! Header-first sync between nodes over gRPC, split by role:
+//!
+//! - [`peer`]: what the engine needs from a peer, as a trait (tests use in-process fakes);
+//!   [`grpc`] implements it over tonic, [`wire`] converts the sync messages.
+//! - [`book`]: every known peer with its score, state and bans; [`peers`]: talking to them
+//!   (handshakes, peer exchange, head subscriptions, choosing whom to sync from).
+//! - [`headers`]: the block locator and the pure validation of a run of headers.
+//! - [`bodies`]: body downloads in batches, each an explicit state machine with a retry bound.
+//! - [`import`]: handing downloaded blocks to the ledger.
+//! - [`engine`]: the round loop that joins them.
+//! - [`server`]: serves our chain to peers; [`misbehave`] makes a node serve corrupt data on
+//!   purpose so tests can prove rejection.
+//!
+//! The node's view of sync progress ([`SyncState`]) is read by the RPC layer. This layer never
+//! depends on `rpc`: the dependency runs one way, `sync ← rpc`.
 
+pub mod bodies;
 pub mod book;
 pub mod engine;
 pub mod grpc;
+pub mod headers;
+pub mod import;
 pub mod misbehave;
 pub mod peer;
+pub mod peers;
 pub mod server;
 pub mod wire;
 
@@ -33,6 +46,21 @@ pub fn local_status(ledger: &crate::ledger::Ledger, listen_address: String) -> P
     }
 }
 
+/// Where a peer stands with this node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PeerState {
+    /// Known, no successful handshake yet.
+    Connecting,
+    /// Handshaken and usable.
+    Ready,
+    /// Misbehaved; not asked again until the ban ends.
+    Banned,
+    /// On another network; never asked again.
+    Incompatible,
+    /// Could not be reached; retried with backoff.
+    Unreachable,
+}
+
 /// A peer as reported in the node's status.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PeerReport {
@@ -44,8 +72,8 @@ pub struct PeerReport {
     pub head_hash: [u8; 32],
     /// Reputation score.
     pub score: i32,
-    /// connecting | ready | banned | incompatible | unreachable
-    pub state: &'static str,
+    /// Where the peer stands.
+    pub state: PeerState,
     /// Seconds of ban left.
     pub banned_for_secs: u64,
 }

@@ -89,17 +89,17 @@ pub async fn converge(
     )
     .await?;
     let mut accounts = BTreeSet::new();
-    for h in 0..=head.height {
-        let reference = nodes[0].block(h).await?;
-        for n in &nodes[1..] {
-            let other = n.block(h).await?;
-            if other != reference {
-                return Err(KitError::Diverged(format!(
-                    "block {h} differs between {} and {}",
-                    nodes[0].name, n.name
-                )));
-            }
+    let reference = nodes[0].blocks(0, head.height).await?;
+    for n in &nodes[1..] {
+        let other = n.blocks(0, head.height).await?;
+        if let Some(h) = (0..reference.len()).find(|&h| other[h] != reference[h]) {
+            return Err(KitError::Diverged(format!(
+                "block {h} differs between {} and {}",
+                nodes[0].name, n.name
+            )));
         }
+    }
+    for reference in &reference {
         if let Some(header) = &reference.header {
             accounts.insert(header.producer_address.clone());
         }
@@ -158,10 +158,11 @@ pub async fn check_transfers(node: &NodeClient, height: u64) -> Result<usize, Ki
     use std::collections::BTreeMap;
     let mut expected: BTreeMap<String, (i128, u64)> = BTreeMap::new();
     let mut touched: Vec<String> = Vec::new();
-    let mut blocks = Vec::new();
-    for h in 1..=height {
-        blocks.push(node.block(h).await?);
-    }
+    let blocks = if height == 0 {
+        Vec::new()
+    } else {
+        node.blocks(1, height).await?
+    };
     for b in &blocks {
         let producer = b
             .header
@@ -217,25 +218,19 @@ pub async fn query_answers(node: &NodeClient, height: u64) -> Result<Vec<String>
         "status {} {} {} {} {}",
         s.chain_id, s.genesis_hash, s.height, s.head_hash, s.state_root
     ));
-    let mut q = node.query();
     let mut accounts = BTreeSet::new();
-    for h in 0..=height {
+    let listed = node.blocks(0, height).await?;
+    for (h, listed) in (0..=height).zip(&listed) {
         let block = node.block(h).await?;
         let header = block.header.clone().unwrap_or_default();
-        let by_hash = q
-            .get_block(api::BlockId {
-                id: Some(api::block_id::Id::Hash(header.hash.clone())),
+        let by_hash = node
+            .block_by(api::GetBlockRequest {
+                id: Some(api::get_block_request::Id::Hash(header.hash.clone())),
             })
-            .await
-            .map_err(|status| KitError::Rpc {
-                name: node.name.clone(),
-                what: "GetBlock",
-                status,
-            })?
-            .into_inner();
-        if by_hash != block {
+            .await?;
+        if by_hash != block || *listed != block {
             return Err(KitError::Diverged(format!(
-                "{}: block {h} differs by height and by hash",
+                "{}: block {h} differs by height, by hash and in ListBlocks",
                 node.name
             )));
         }
@@ -243,17 +238,7 @@ pub async fn query_answers(node: &NodeClient, height: u64) -> Result<Vec<String>
         out.push(format!("header {:?}", node.header(h).await?));
         accounts.insert(header.producer_address.clone());
         for tx in &block.transactions {
-            let info = q
-                .get_transaction(api::GetTransactionRequest {
-                    hash: tx.hash.clone(),
-                })
-                .await
-                .map_err(|status| KitError::Rpc {
-                    name: node.name.clone(),
-                    what: "GetTransaction",
-                    status,
-                })?
-                .into_inner();
+            let info = node.transaction(&tx.hash).await?;
             out.push(format!("tx {info:?}"));
             accounts.insert(tx.sender.clone());
             accounts.insert(tx.recipient.clone());

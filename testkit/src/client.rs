@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use proto::node::v1 as api;
-use proto::node::v1::control_client::ControlClient;
-use proto::node::v1::query_client::QueryClient;
+use proto::node::v1::control_service_client::ControlServiceClient as ControlClient;
+use proto::node::v1::query_service_client::QueryServiceClient as QueryClient;
+use proto::node::v1::transaction_service_client::TransactionServiceClient;
 use tonic::transport::{Channel, Endpoint};
 
 /// Why a testnet operation failed.
@@ -45,6 +46,9 @@ pub enum KitError {
     #[error("{0}: no control token configured")]
     NoControl(String),
 }
+
+/// Blocks asked per `ListBlocks` call (the server's bound is 10,000).
+pub const LIST_BLOCKS_PAGE: u64 = 5_000;
 
 /// A node by name.
 #[derive(Clone, Debug)]
@@ -109,7 +113,7 @@ impl NodeClient {
     }
 
     /// Chain status.
-    pub async fn status(&self) -> Result<api::ChainStatus, KitError> {
+    pub async fn status(&self) -> Result<api::GetStatusResponse, KitError> {
         Ok(self
             .query()
             .get_status(api::GetStatusRequest {})
@@ -120,28 +124,103 @@ impl NodeClient {
 
     /// Canonical header at `height`.
     pub async fn header(&self, height: u64) -> Result<api::Header, KitError> {
-        let id = api::BlockId {
-            id: Some(api::block_id::Id::Height(height)),
+        let id = api::GetHeaderRequest {
+            id: Some(api::get_header_request::Id::Height(height)),
         };
-        Ok(self
-            .query()
+        self.query()
             .get_header(id)
             .await
             .map_err(self.rpc("GetHeader"))?
-            .into_inner())
+            .into_inner()
+            .header
+            .ok_or_else(|| self.missing("GetHeader", "header"))
     }
 
     /// Canonical block at `height`.
     pub async fn block(&self, height: u64) -> Result<api::Block, KitError> {
-        let id = api::BlockId {
-            id: Some(api::block_id::Id::Height(height)),
+        let id = api::GetBlockRequest {
+            id: Some(api::get_block_request::Id::Height(height)),
         };
-        Ok(self
-            .query()
+        self.block_by(id).await
+    }
+
+    /// A block by height or hash.
+    pub async fn block_by(&self, id: api::GetBlockRequest) -> Result<api::Block, KitError> {
+        self.query()
             .get_block(id)
             .await
             .map_err(self.rpc("GetBlock"))?
+            .into_inner()
+            .block
+            .ok_or_else(|| self.missing("GetBlock", "block"))
+    }
+
+    /// Canonical blocks `from..=to`, read with `ListBlocks` (one stream per
+    /// [`LIST_BLOCKS_PAGE`] blocks).
+    pub async fn blocks(&self, from: u64, to: u64) -> Result<Vec<api::Block>, KitError> {
+        let mut out = Vec::with_capacity(to.saturating_sub(from) as usize + 1);
+        let mut start = from;
+        while start <= to {
+            let end = to.min(start + LIST_BLOCKS_PAGE - 1);
+            let mut stream = self
+                .query()
+                .list_blocks(api::ListBlocksRequest {
+                    from_height: start,
+                    to_height: Some(end),
+                })
+                .await
+                .map_err(self.rpc("ListBlocks"))?
+                .into_inner();
+            while let Some(item) = stream.message().await.map_err(self.rpc("ListBlocks"))? {
+                out.push(
+                    item.block
+                        .ok_or_else(|| self.missing("ListBlocks", "block"))?,
+                );
+            }
+            let want = (end - from + 1) as usize;
+            if out.len() != want {
+                return Err(KitError::Diverged(format!(
+                    "{}: ListBlocks {start}..={end} ended after {} of {} blocks",
+                    self.name,
+                    out.len(),
+                    want
+                )));
+            }
+            start = end + 1;
+        }
+        Ok(out)
+    }
+
+    /// A canonical transaction by hash.
+    pub async fn transaction(&self, hash: &str) -> Result<api::GetTransactionResponse, KitError> {
+        Ok(self
+            .query()
+            .get_transaction(api::GetTransactionRequest {
+                hash: hash.to_string(),
+            })
+            .await
+            .map_err(self.rpc("GetTransaction"))?
             .into_inner())
+    }
+
+    /// Submits a signed transaction through the public transaction service; returns its hash.
+    pub async fn submit(&self, tx: api::Transaction) -> Result<String, KitError> {
+        Ok(TransactionServiceClient::new(self.channel.clone())
+            .submit_transaction(api::SubmitTransactionRequest {
+                transaction: Some(tx),
+            })
+            .await
+            .map_err(self.rpc("SubmitTransaction"))?
+            .into_inner()
+            .hash)
+    }
+
+    fn missing(&self, what: &'static str, field: &str) -> KitError {
+        KitError::Rpc {
+            name: self.name.clone(),
+            what,
+            status: tonic::Status::internal(format!("answer without {field}")),
+        }
     }
 
     /// An account at the head (or at `height`).
@@ -150,7 +229,7 @@ impl NodeClient {
         address: &str,
         height: Option<u64>,
         proof: bool,
-    ) -> Result<api::Account, KitError> {
+    ) -> Result<api::GetAccountResponse, KitError> {
         let req = api::GetAccountRequest {
             address: address.to_string(),
             height,

@@ -201,7 +201,10 @@ impl Demo {
                         s.height,
                         short(&s.head_hash),
                         short(&s.state_root),
-                        s.peers.iter().filter(|p| p.state == "ready").count(),
+                        s.peers
+                            .iter()
+                            .filter(|p| p.state() == proto::node::v1::PeerState::Ready)
+                            .count(),
                         top - s.height
                     )),
                     None => say(&format!("{:<8} unreachable", n.name)),

@@ -1,7 +1,8 @@
 //! Canonical byte encodings of everything hashed or signed. These are ours, fixed-width and
 //! big-endian, independent of protobuf: a received value is decoded, then re-encoded here before
 //! any hash is computed, so two encodings of the same value can never hash differently.
-//! `docs/PROTOCOL.md` gives the same layouts in prose.
+//! `docs/PROTOCOL.md` gives the same layouts in prose. The hash and signing-message methods of the
+//! chain types are defined here, next to the encodings they hash.
 
 use sha3::{Digest, Keccak256};
 
@@ -49,6 +50,37 @@ pub fn address_of(public_key: &[u8; 32]) -> [u8; 20] {
     let mut out = [0u8; 20];
     out.copy_from_slice(&digest[12..]);
     out
+}
+
+impl PublicKey {
+    /// The account address of this key.
+    pub fn address(&self) -> Address {
+        Address(address_of(&self.0))
+    }
+}
+
+impl Transaction {
+    /// The bytes the sender signs: domain tag, then the unsigned body (which carries the chain id).
+    pub fn signing_message(&self) -> Vec<u8> {
+        tx_signing_message(self)
+    }
+
+    /// BLAKE3 of the full canonical encoding, signature included.
+    pub fn hash(&self) -> Hash {
+        *blake3::hash(&encode_tx(self)).as_bytes()
+    }
+}
+
+impl Header {
+    /// The block hash: BLAKE3 of the canonical unsigned header encoding.
+    pub fn hash(&self) -> Hash {
+        *blake3::hash(&encode_header_unsigned(self)).as_bytes()
+    }
+
+    /// What the producer signs: a domain tag and the header hash.
+    pub fn signing_message(&self) -> Vec<u8> {
+        header_signing_message(&self.hash())
+    }
 }
 
 fn put_tx_body(out: &mut Vec<u8>, tx: &Transaction) {

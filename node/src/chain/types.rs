@@ -1,9 +1,8 @@
-//! Chain data types: addresses, keys, signatures, transactions, headers and blocks, with their
-//! canonical hashes. Encodings live in [`super::encoding`]; these types only compute over them.
+//! Chain data types: addresses, keys, signatures, transactions, headers and blocks. Plain data:
+//! their canonical encodings, hashes and signing messages are defined in [`super::encoding`], which
+//! builds on this module (never the other way round).
 
 use std::fmt;
-
-use super::encoding;
 
 /// A 32-byte hash (BLAKE3 for blocks and transactions, keccak256 in the state trie).
 pub type Hash = [u8; 32];
@@ -62,85 +61,52 @@ pub fn to_hex(bytes: &[u8]) -> String {
     format!("0x{}", hex::encode(bytes))
 }
 
-/// A 20-byte account address: the last 20 bytes of keccak256(ed25519 public key).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct Address(pub [u8; 20]);
+/// Declares a fixed-size byte newtype shown as `0x`-hex (`Display` and `Debug`) and parsed from it.
+macro_rules! hex_newtype {
+    ($(#[$meta:meta])* $name:ident, $len:literal, $what:literal) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub [u8; $len]);
 
-impl Address {
-    /// Parses `0x`-hex.
-    pub fn from_hex(s: &str) -> Result<Self, TypeError> {
-        parse_hex("address", s).map(Self)
-    }
+        impl $name {
+            /// Parses `0x`-hex (or bare hex) of exactly the right length.
+            pub fn from_hex(s: &str) -> Result<Self, TypeError> {
+                parse_hex($what, s).map(Self)
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self([0u8; $len])
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&to_hex(&self.0))
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "({})"), self)
+            }
+        }
+    };
 }
 
-impl fmt::Display for Address {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&to_hex(&self.0))
-    }
-}
-
-impl fmt::Debug for Address {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Address({self})")
-    }
-}
-
-/// An ed25519 public key (32 bytes, as encoded; validity is checked when verifying).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct PublicKey(pub [u8; 32]);
-
-impl PublicKey {
-    /// Parses `0x`-hex.
-    pub fn from_hex(s: &str) -> Result<Self, TypeError> {
-        parse_hex("public key", s).map(Self)
-    }
-
-    /// The account address of this key.
-    pub fn address(&self) -> Address {
-        Address(encoding::address_of(&self.0))
-    }
-}
-
-impl fmt::Display for PublicKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&to_hex(&self.0))
-    }
-}
-
-impl fmt::Debug for PublicKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PublicKey({self})")
-    }
-}
-
-/// An ed25519 signature (64 bytes).
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Signature(pub [u8; 64]);
-
-impl Default for Signature {
-    fn default() -> Self {
-        Self([0u8; 64])
-    }
-}
-
-impl Signature {
-    /// Parses `0x`-hex.
-    pub fn from_hex(s: &str) -> Result<Self, TypeError> {
-        parse_hex("signature", s).map(Self)
-    }
-}
-
-impl fmt::Display for Signature {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&to_hex(&self.0))
-    }
-}
-
-impl fmt::Debug for Signature {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Signature({self})")
-    }
-}
+hex_newtype!(
+    /// A 20-byte account address: the last 20 bytes of keccak256(ed25519 public key).
+    Address, 20, "address"
+);
+hex_newtype!(
+    /// An ed25519 public key (32 bytes, as encoded; validity is checked when verifying).
+    PublicKey, 32, "public key"
+);
+hex_newtype!(
+    /// An ed25519 signature (64 bytes).
+    Signature, 64, "signature"
+);
 
 /// A signed transfer of `amount` from the sender to `recipient`, paying `fee` to the producer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -162,16 +128,6 @@ pub struct Transaction {
 }
 
 impl Transaction {
-    /// The bytes the sender signs: domain tag, then the unsigned body (which carries the chain id).
-    pub fn signing_message(&self) -> Vec<u8> {
-        encoding::tx_signing_message(self)
-    }
-
-    /// BLAKE3 of the full canonical encoding, signature included.
-    pub fn hash(&self) -> Hash {
-        *blake3::hash(&encoding::encode_tx(self)).as_bytes()
-    }
-
     /// The sender's address.
     pub fn sender_address(&self) -> Address {
         self.sender.address()
@@ -204,18 +160,6 @@ pub struct Header {
     pub producer: PublicKey,
     /// The producer's signature over [`Header::signing_message`].
     pub signature: Signature,
-}
-
-impl Header {
-    /// The block hash: BLAKE3 of the canonical unsigned header encoding.
-    pub fn hash(&self) -> Hash {
-        *blake3::hash(&encoding::encode_header_unsigned(self)).as_bytes()
-    }
-
-    /// What the producer signs: a domain tag and the header hash.
-    pub fn signing_message(&self) -> Vec<u8> {
-        encoding::header_signing_message(&self.hash())
-    }
 }
 
 /// A header and its transactions.

@@ -1,143 +1,126 @@
-//! `luxtensor.node.v1.Control`: testnet control (produce blocks now, submit a transaction, add a
-//! peer). Served only with a control token; [`ControlAuth`] refuses calls without it.
+//! `luxtensor.node.v1.ControlService`: testnet control (produce blocks now, add a peer). Served
+//! only with a control token; [`ControlAuth`] refuses calls without it (`UNAUTHENTICATED`),
+//! comparing tokens in constant time.
 
 use std::sync::Arc;
 
 use proto::node::v1 as api;
+use subtle::ConstantTimeEq;
 use tonic::{Request, Response, Status};
 
-use super::convert::{header_to_api, tx_from_api};
-use crate::chain::types::to_hex;
-use crate::ledger::Ledger;
-use crate::mempool::Mempool;
+use super::convert::header_to_api;
+use super::errors::{RequestError, task_failed, with_context};
 use crate::producer::Producer;
+use crate::sync::SyncEngine;
 
 /// Most blocks one ProduceBlocks call may ask for.
 pub const MAX_PRODUCE_BLOCKS: u32 = 1000;
 /// Most generated transfers per block.
 pub const MAX_TRANSFERS_PER_BLOCK: u32 = 1000;
 
-/// Adds peers on request (implemented by the sync layer).
+/// Adds peers on request.
 pub trait PeerAdder: Send + Sync + std::fmt::Debug + 'static {
     /// Adds `address`; returns the number of known peers, or why it was refused.
     fn add_peer(&self, address: &str) -> Result<usize, String>;
 }
 
+impl PeerAdder for SyncEngine {
+    fn add_peer(&self, address: &str) -> Result<usize, String> {
+        SyncEngine::add_peer(self, address)
+    }
+}
+
 /// The control service.
 #[derive(Clone, Debug)]
 pub struct ControlService {
-    ledger: Arc<Ledger>,
-    mempool: Arc<Mempool>,
     producer: Arc<Producer>,
     peers: Arc<dyn PeerAdder>,
 }
 
 impl ControlService {
-    /// A control service over the node's parts.
-    pub fn new(
-        ledger: Arc<Ledger>,
-        mempool: Arc<Mempool>,
-        producer: Arc<Producer>,
-        peers: Arc<dyn PeerAdder>,
-    ) -> Self {
-        Self {
-            ledger,
-            mempool,
-            producer,
-            peers,
-        }
+    /// A control service over the node's producer and peers.
+    pub fn new(producer: Arc<Producer>, peers: Arc<dyn PeerAdder>) -> Self {
+        Self { producer, peers }
     }
 }
 
 /// Checks `authorization: Bearer <token>` on every control call.
 #[derive(Clone)]
 pub struct ControlAuth {
-    expected: Arc<str>,
+    expected: Arc<[u8]>,
 }
 
 impl ControlAuth {
     /// Accepts exactly `token`.
     pub fn new(token: &str) -> Self {
         Self {
-            expected: format!("Bearer {token}").into(),
+            expected: format!("Bearer {token}").into_bytes().into(),
         }
     }
 }
 
 impl tonic::service::Interceptor for ControlAuth {
     fn call(&mut self, request: Request<()>) -> Result<Request<()>, Status> {
-        let given = request
-            .metadata()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok());
+        let given = request.metadata().get("authorization");
         match given {
-            Some(v) if constant_time_eq(v.as_bytes(), self.expected.as_bytes()) => Ok(request),
-            Some(_) => Err(Status::permission_denied("control token does not match")),
-            None => Err(Status::permission_denied(
-                "control API needs `authorization: Bearer <token>` metadata",
-            )),
+            None => Err(RequestError::MissingToken.into()),
+            Some(v) if bool::from(v.as_bytes().ct_eq(&self.expected)) => Ok(request),
+            Some(_) => Err(RequestError::WrongToken.into()),
         }
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+fn bounded(field: &'static str, value: u32, min: u32, max: u32) -> Result<(), RequestError> {
+    if value < min || value > max {
+        return Err(RequestError::OutOfBounds {
+            field,
+            value: value.into(),
+            min: min.into(),
+            max: max.into(),
+        });
+    }
+    Ok(())
 }
 
 #[tonic::async_trait]
-impl api::control_server::Control for ControlService {
+impl api::control_service_server::ControlService for ControlService {
     async fn produce_blocks(
         &self,
         request: Request<api::ProduceBlocksRequest>,
     ) -> Result<Response<api::ProduceBlocksResponse>, Status> {
         let req = request.into_inner();
-        if req.count == 0 || req.count > MAX_PRODUCE_BLOCKS {
-            return Err(Status::invalid_argument(format!(
-                "count must be 1..={MAX_PRODUCE_BLOCKS}, got {}",
-                req.count
-            )));
-        }
-        if req.transfers_per_block > MAX_TRANSFERS_PER_BLOCK {
-            return Err(Status::invalid_argument(format!(
-                "transfers_per_block must be at most {MAX_TRANSFERS_PER_BLOCK}, got {}",
-                req.transfers_per_block
-            )));
-        }
+        bounded("count", req.count, 1, MAX_PRODUCE_BLOCKS)?;
+        bounded(
+            "transfers_per_block",
+            req.transfers_per_block,
+            0,
+            MAX_TRANSFERS_PER_BLOCK,
+        )?;
         let producer = self.producer.clone();
         let headers = tokio::task::spawn_blocking(move || {
             let mut headers = Vec::new();
             for _ in 0..req.count {
-                headers.push(header_to_api(
-                    &producer.produce(req.transfers_per_block as usize)?.header,
-                ));
+                match producer.produce(req.transfers_per_block as usize) {
+                    Ok(block) => headers.push(header_to_api(&block.header)),
+                    Err(e) => {
+                        let committed = headers.len();
+                        return Err(with_context(
+                            e.into(),
+                            &format!("committed {committed} of {} blocks, then: ", req.count),
+                            &[
+                                ("committed", committed.to_string()),
+                                ("requested", req.count.to_string()),
+                            ],
+                        ));
+                    }
+                }
             }
-            Ok::<_, Status>(headers)
+            Ok(headers)
         })
         .await
-        .map_err(|e| Status::internal(format!("producer task failed: {e}")))??;
+        .map_err(|e| task_failed("producer task", e))??;
         Ok(Response::new(api::ProduceBlocksResponse {
             blocks: headers,
-        }))
-    }
-
-    async fn submit_transaction(
-        &self,
-        request: Request<api::SubmitTransactionRequest>,
-    ) -> Result<Response<api::SubmitTransactionResponse>, Status> {
-        let tx = request
-            .into_inner()
-            .transaction
-            .ok_or_else(|| Status::invalid_argument("transaction is missing"))?;
-        let tx = tx_from_api(&tx)?;
-        let head = self.ledger.head();
-        let (account, _) =
-            self.ledger
-                .account(&head.header.state_root, &tx.sender_address(), false)?;
-        let hash = self
-            .mempool
-            .submit(tx, self.ledger.rules(), account.unwrap_or_default())?;
-        Ok(Response::new(api::SubmitTransactionResponse {
-            hash: to_hex(&hash),
         }))
     }
 
@@ -149,7 +132,7 @@ impl api::control_server::Control for ControlService {
         let peers = self
             .peers
             .add_peer(&address)
-            .map_err(Status::invalid_argument)?;
+            .map_err(|reason| RequestError::PeerRefused { address, reason })?;
         Ok(Response::new(api::AddPeerResponse {
             peers: peers as u32,
         }))

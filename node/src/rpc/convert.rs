@@ -1,10 +1,12 @@
-//! Conversions between domain types and protobuf messages: readable `0x`-hex in the query API,
-//! raw bytes on the sync wire. Parsing checks every length and says which field was wrong.
+//! Conversions between domain types and the node API's protobuf messages (readable `0x`-hex).
+//! Parsing checks every length and says which field was wrong.
 
 use proto::node::v1 as api;
 
 use crate::chain::types::{parse_hex, to_hex};
 use crate::chain::{Address, Block, Hash, Header, PublicKey, Signature, Transaction, TypeError};
+use crate::ledger::{ChainFault, ChainFaultKind};
+use crate::sync::{PeerReport, PeerState};
 
 /// Header → API header.
 pub fn header_to_api(h: &Header) -> api::Header {
@@ -66,4 +68,48 @@ pub fn tx_from_api(tx: &api::Transaction) -> Result<Transaction, TypeError> {
 /// Parses a 0x-hex block or transaction hash.
 pub fn parse_hash(what: &'static str, s: &str) -> Result<Hash, TypeError> {
     parse_hex(what, s)
+}
+
+/// Peer state → API enum.
+pub fn peer_state_to_api(s: PeerState) -> api::PeerState {
+    match s {
+        PeerState::Connecting => api::PeerState::Connecting,
+        PeerState::Ready => api::PeerState::Ready,
+        PeerState::Banned => api::PeerState::Banned,
+        PeerState::Incompatible => api::PeerState::Incompatible,
+        PeerState::Unreachable => api::PeerState::Unreachable,
+    }
+}
+
+/// Peer report → API peer.
+pub fn peer_to_api(p: &PeerReport) -> api::Peer {
+    api::Peer {
+        address: p.address.clone(),
+        height: p.height,
+        head_hash: to_hex(&p.head_hash),
+        score: p.score,
+        state: peer_state_to_api(p.state).into(),
+        banned_for_secs: p.banned_for_secs,
+    }
+}
+
+/// Chain fault → API fault.
+pub fn fault_to_api(f: ChainFault) -> api::ChainFault {
+    let kind = match f.kind {
+        ChainFaultKind::Missing => api::ChainFaultKind::Missing,
+        ChainFaultKind::Hash => api::ChainFaultKind::Hash,
+        ChainFaultKind::Link => api::ChainFaultKind::Link,
+        ChainFaultKind::Schedule => api::ChainFaultKind::Schedule,
+        ChainFaultKind::Timestamp => api::ChainFaultKind::Timestamp,
+        ChainFaultKind::Signature => api::ChainFaultKind::Signature,
+        ChainFaultKind::Body => api::ChainFaultKind::Body,
+        ChainFaultKind::TxRoot => api::ChainFaultKind::TxRoot,
+        ChainFaultKind::Execution => api::ChainFaultKind::Execution,
+        ChainFaultKind::StateRoot => api::ChainFaultKind::StateRoot,
+    };
+    api::ChainFault {
+        height: f.height,
+        kind: kind.into(),
+        message: f.message,
+    }
 }

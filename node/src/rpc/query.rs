@@ -1,16 +1,28 @@
-//! `luxtensor.node.v1.Query`: read-only access to the chain, state and sync progress.
+//! `luxtensor.node.v1.QueryService`: read-only access to the chain, state and sync progress.
+//! Range reads stream lazily: the next batch of blocks is read only when the client has taken
+//! the previous one.
 
+use std::pin::Pin;
 use std::sync::Arc;
 
+use futures::{Stream, StreamExt, stream};
 use proto::node::v1 as api;
 use tonic::{Request, Response, Status};
 
-use super::convert::{block_to_api, header_to_api, parse_hash, tx_to_api};
+use super::convert::{
+    block_to_api, fault_to_api, header_to_api, parse_hash, peer_to_api, tx_to_api,
+};
+use super::errors::{RequestError, task_failed};
 use crate::chain::types::to_hex;
-use crate::chain::{Address, Hash, Header, PublicKey};
+use crate::chain::{Address, Block, Hash, Header, PublicKey};
 use crate::ledger::Ledger;
 use crate::mempool::Mempool;
 use crate::sync::SyncState;
+
+/// Most blocks one `ListBlocks` call returns.
+pub const MAX_LIST_BLOCKS: u64 = 10_000;
+/// Blocks read from the database per step of a `ListBlocks` stream.
+const LIST_BATCH: u64 = 32;
 
 /// The query service.
 #[derive(Clone, Debug)]
@@ -19,6 +31,12 @@ pub struct QueryService {
     mempool: Arc<Mempool>,
     sync: Arc<SyncState>,
     validator: Option<PublicKey>,
+}
+
+/// Which block a request names.
+enum BlockRef {
+    Height(u64),
+    Hash(String),
 }
 
 impl QueryService {
@@ -37,34 +55,41 @@ impl QueryService {
         }
     }
 
-    fn resolve(&self, id: Option<&api::block_id::Id>) -> Result<(Hash, Header), Status> {
+    fn check_height(&self, field: &'static str, height: u64) -> Result<(), RequestError> {
+        let head = self.ledger.head().header.height;
+        if height > head {
+            return Err(RequestError::AboveHead {
+                field,
+                height,
+                head,
+            });
+        }
+        Ok(())
+    }
+
+    fn resolve(&self, id: Option<BlockRef>) -> Result<(Hash, Header), Status> {
         match id {
-            None => Err(Status::invalid_argument(
-                "block id: give a height or a hash",
-            )),
-            Some(api::block_id::Id::Height(height)) => {
-                let head = self.ledger.head().header.height;
-                if *height > head {
-                    return Err(Status::invalid_argument(format!(
-                        "unknown height {height}: the head is at {head}"
-                    )));
-                }
-                let hash = self
-                    .ledger
-                    .store()
-                    .canonical_hash(*height)?
-                    .ok_or_else(|| {
-                        Status::not_found(format!("no canonical block at height {height}"))
-                    })?;
+            None => Err(RequestError::Missing {
+                field: "height or hash",
+            }
+            .into()),
+            Some(BlockRef::Height(height)) => {
+                self.check_height("height", height)?;
+                let hash = self.ledger.store().canonical_hash(height)?.ok_or_else(|| {
+                    RequestError::BlockNotFound(format!("no canonical block at height {height}"))
+                })?;
                 let header = self.ledger.store().header(&hash)?.ok_or_else(|| {
-                    Status::internal(format!("canonical block {} has no header", to_hex(&hash)))
+                    crate::storage::StorageError::Corrupt(format!(
+                        "canonical block {} has no header",
+                        to_hex(&hash)
+                    ))
                 })?;
                 Ok((hash, header))
             }
-            Some(api::block_id::Id::Hash(s)) => {
-                let hash = parse_hash("block hash", s)?;
+            Some(BlockRef::Hash(s)) => {
+                let hash = parse_hash("hash", &s)?;
                 let header = self.ledger.store().header(&hash)?.ok_or_else(|| {
-                    Status::not_found(format!("no block with hash {}", to_hex(&hash)))
+                    RequestError::BlockNotFound(format!("no block with hash {}", to_hex(&hash)))
                 })?;
                 Ok((hash, header))
             }
@@ -72,15 +97,43 @@ impl QueryService {
     }
 }
 
+fn block_ref_of_block(id: Option<api::get_block_request::Id>) -> Option<BlockRef> {
+    id.map(|id| match id {
+        api::get_block_request::Id::Height(h) => BlockRef::Height(h),
+        api::get_block_request::Id::Hash(h) => BlockRef::Hash(h),
+    })
+}
+
+fn block_ref_of_header(id: Option<api::get_header_request::Id>) -> Option<BlockRef> {
+    id.map(|id| match id {
+        api::get_header_request::Id::Height(h) => BlockRef::Height(h),
+        api::get_header_request::Id::Hash(h) => BlockRef::Hash(h),
+    })
+}
+
+/// Canonical blocks `from..=to`.
+fn read_blocks(ledger: &Ledger, from: u64, to: u64) -> Result<Vec<Block>, Status> {
+    let mut blocks = Vec::with_capacity((to - from + 1) as usize);
+    for h in from..=to {
+        let block = ledger.block_at(h)?.ok_or_else(|| {
+            RequestError::BlockNotFound(format!("no canonical block at height {h}"))
+        })?;
+        blocks.push(block);
+    }
+    Ok(blocks)
+}
+
+type BlockStream = Pin<Box<dyn Stream<Item = Result<api::ListBlocksResponse, Status>> + Send>>;
+
 #[tonic::async_trait]
-impl api::query_server::Query for QueryService {
+impl api::query_service_server::QueryService for QueryService {
     async fn get_status(
         &self,
         _: Request<api::GetStatusRequest>,
-    ) -> Result<Response<api::ChainStatus>, Status> {
+    ) -> Result<Response<api::GetStatusResponse>, Status> {
         let head = self.ledger.head();
         let sync = self.sync.snapshot();
-        Ok(Response::new(api::ChainStatus {
+        Ok(Response::new(api::GetStatusResponse {
             chain_id: self.ledger.rules().chain_id,
             genesis_hash: to_hex(&self.ledger.genesis_hash()),
             height: head.header.height,
@@ -88,18 +141,7 @@ impl api::query_server::Query for QueryService {
             state_root: to_hex(&head.header.state_root),
             syncing: sync.syncing,
             sync_target: sync.target,
-            peers: sync
-                .peers
-                .iter()
-                .map(|p| api::PeerInfo {
-                    address: p.address.clone(),
-                    height: p.height,
-                    head_hash: to_hex(&p.head_hash),
-                    score: p.score,
-                    state: p.state.to_string(),
-                    banned_for_secs: p.banned_for_secs,
-                })
-                .collect(),
+            peers: sync.peers.iter().map(peer_to_api).collect(),
             validator: self.validator.map(|v| v.to_string()).unwrap_or_default(),
             mempool_size: self.mempool.len() as u32,
             version: env!("CARGO_PKG_VERSION").to_string(),
@@ -108,39 +150,96 @@ impl api::query_server::Query for QueryService {
 
     async fn get_block(
         &self,
-        request: Request<api::BlockId>,
-    ) -> Result<Response<api::Block>, Status> {
-        let (hash, _) = self.resolve(request.get_ref().id.as_ref())?;
-        let block = self
-            .ledger
-            .store()
-            .block(&hash)?
-            .ok_or_else(|| Status::not_found(format!("no body for block {}", to_hex(&hash))))?;
-        Ok(Response::new(block_to_api(&block)))
+        request: Request<api::GetBlockRequest>,
+    ) -> Result<Response<api::GetBlockResponse>, Status> {
+        let (hash, _) = self.resolve(block_ref_of_block(request.into_inner().id))?;
+        let block = self.ledger.store().block(&hash)?.ok_or_else(|| {
+            RequestError::BlockNotFound(format!("no body for block {}", to_hex(&hash)))
+        })?;
+        Ok(Response::new(api::GetBlockResponse {
+            block: Some(block_to_api(&block)),
+        }))
     }
 
     async fn get_header(
         &self,
-        request: Request<api::BlockId>,
-    ) -> Result<Response<api::Header>, Status> {
-        let (_, header) = self.resolve(request.get_ref().id.as_ref())?;
-        Ok(Response::new(header_to_api(&header)))
+        request: Request<api::GetHeaderRequest>,
+    ) -> Result<Response<api::GetHeaderResponse>, Status> {
+        let (_, header) = self.resolve(block_ref_of_header(request.into_inner().id))?;
+        Ok(Response::new(api::GetHeaderResponse {
+            header: Some(header_to_api(&header)),
+        }))
+    }
+
+    type ListBlocksStream = BlockStream;
+
+    async fn list_blocks(
+        &self,
+        request: Request<api::ListBlocksRequest>,
+    ) -> Result<Response<Self::ListBlocksStream>, Status> {
+        let req = request.into_inner();
+        let head = self.ledger.head().header.height;
+        let to = req.to_height.unwrap_or(head);
+        self.check_height("to_height", to)?;
+        let from = req.from_height;
+        if from > to {
+            return Err(RequestError::Inverted { from, to }.into());
+        }
+        let count = to - from + 1;
+        if count > MAX_LIST_BLOCKS {
+            return Err(RequestError::OutOfBounds {
+                field: "to_height - from_height + 1",
+                value: count,
+                min: 1,
+                max: MAX_LIST_BLOCKS,
+            }
+            .into());
+        }
+        let ledger = self.ledger.clone();
+        let batches = stream::unfold(Some(from), move |next| {
+            let ledger = ledger.clone();
+            async move {
+                let start = next.filter(|h| *h <= to)?;
+                let end = to.min(start + LIST_BATCH - 1);
+                let read = tokio::task::spawn_blocking(move || read_blocks(&ledger, start, end))
+                    .await
+                    .map_err(|e| task_failed("block read task", e))
+                    .and_then(|r| r);
+                let (items, next): (Vec<Result<api::ListBlocksResponse, Status>>, _) = match read {
+                    Ok(blocks) => (
+                        blocks
+                            .iter()
+                            .map(|b| {
+                                Ok(api::ListBlocksResponse {
+                                    block: Some(block_to_api(b)),
+                                })
+                            })
+                            .collect(),
+                        Some(end + 1),
+                    ),
+                    Err(status) => (vec![Err(status)], None),
+                };
+                Some((stream::iter(items), next))
+            }
+        })
+        .flatten();
+        Ok(Response::new(Box::pin(batches)))
     }
 
     async fn get_account(
         &self,
         request: Request<api::GetAccountRequest>,
-    ) -> Result<Response<api::Account>, Status> {
+    ) -> Result<Response<api::GetAccountResponse>, Status> {
         let req = request.into_inner();
         let address = Address::from_hex(&req.address)?;
         let header = match req.height {
             None => self.ledger.head().header,
-            Some(h) => self.resolve(Some(&api::block_id::Id::Height(h)))?.1,
+            Some(h) => self.resolve(Some(BlockRef::Height(h)))?.1,
         };
         let (account, proof) =
             self.ledger
                 .account(&header.state_root, &address, req.include_proof)?;
-        Ok(Response::new(api::Account {
+        Ok(Response::new(api::GetAccountResponse {
             address: address.to_string(),
             balance: account.map_or(0, |a| a.balance),
             nonce: account.map_or(0, |a| a.nonce),
@@ -154,15 +253,13 @@ impl api::query_server::Query for QueryService {
     async fn get_transaction(
         &self,
         request: Request<api::GetTransactionRequest>,
-    ) -> Result<Response<api::TransactionInfo>, Status> {
-        let hash = parse_hash("transaction hash", &request.get_ref().hash)?;
-        let (tx, loc, block_hash) = self.ledger.transaction(&hash)?.ok_or_else(|| {
-            Status::not_found(format!(
-                "no canonical transaction with hash {}",
-                to_hex(&hash)
-            ))
-        })?;
-        Ok(Response::new(api::TransactionInfo {
+    ) -> Result<Response<api::GetTransactionResponse>, Status> {
+        let hash = parse_hash("hash", &request.get_ref().hash)?;
+        let (tx, loc, block_hash) = self
+            .ledger
+            .transaction(&hash)?
+            .ok_or_else(|| RequestError::TransactionNotFound(to_hex(&hash)))?;
+        Ok(Response::new(api::GetTransactionResponse {
             transaction: Some(tx_to_api(&tx)),
             height: loc.height,
             block_hash: to_hex(&block_hash),
@@ -177,29 +274,22 @@ impl api::query_server::Query for QueryService {
         let req = request.into_inner();
         let head = self.ledger.head().header.height;
         let to = req.to_height.unwrap_or(head);
-        if to > head {
-            return Err(Status::invalid_argument(format!(
-                "to_height {to} is above the head {head}"
-            )));
-        }
+        self.check_height("to_height", to)?;
         if req.from_height > to {
-            return Err(Status::invalid_argument(format!(
-                "from_height {} is above to_height {to}",
-                req.from_height
-            )));
+            return Err(RequestError::Inverted {
+                from: req.from_height,
+                to,
+            }
+            .into());
         }
         let ledger = self.ledger.clone();
         let report = tokio::task::spawn_blocking(move || ledger.verify_chain(req.from_height, to))
             .await
-            .map_err(|e| Status::internal(format!("verification task failed: {e}")))??;
+            .map_err(|e| task_failed("verification task", e))??;
         Ok(Response::new(api::VerifyChainResponse {
             ok: report.fault.is_none(),
             blocks_checked: report.blocks_checked,
-            fault: report.fault.map(|f| api::ChainFault {
-                height: f.height,
-                kind: f.kind.to_string(),
-                message: f.message,
-            }),
+            fault: report.fault.map(fault_to_api),
         }))
     }
 }

@@ -1,17 +1,21 @@
 //! Assembles every gRPC service on one listener: health (`grpc.health.v1`, SERVING once the
-//! database is open), reflection v1 and v1alpha (grpcurl 1.8 speaks only v1alpha), query, sync,
-//! and control when a token is configured. Message sizes are bounded.
+//! database is open), reflection v1 and v1alpha (grpcurl 1.8 speaks only v1alpha; the
+//! `google.rpc` error detail types are registered too, so grpcurl prints `ErrorInfo`), query,
+//! transactions, sync, and control when a token is configured. Message sizes are bounded.
 
 use std::net::SocketAddr;
 
-use proto::node::v1::control_server::ControlServer;
-use proto::node::v1::query_server::QueryServer;
-use proto::sync::v1::sync_server::SyncServer;
+use proto::node::v1::control_service_server::ControlServiceServer;
+use proto::node::v1::query_service_server::QueryServiceServer;
+use proto::node::v1::transaction_service_server::TransactionServiceServer;
+use proto::sync::v1::sync_service_server::SyncServiceServer;
 use tokio_util::sync::CancellationToken;
 
 use super::control::{ControlAuth, ControlService};
 use super::query::QueryService;
+use super::transactions::TransactionService;
 use crate::sync::server::SyncService;
+use crate::sync::wire as sync_wire;
 
 /// Largest request a client may send.
 pub const MAX_REQUEST_BYTES: usize = 1 << 20;
@@ -42,6 +46,8 @@ pub enum ServerError {
 pub struct ServerConfig {
     /// Query service.
     pub query: QueryService,
+    /// Transaction submission.
+    pub transactions: TransactionService,
     /// Sync service.
     pub sync: SyncService,
     /// Control service and its token, when enabled.
@@ -83,7 +89,7 @@ impl RpcServer {
     ) -> Result<(), ServerError> {
         let (health_reporter, health) = tonic_health::server::health_reporter();
         health_reporter
-            .set_serving::<QueryServer<QueryService>>()
+            .set_serving::<QueryServiceServer<QueryService>>()
             .await;
         health_reporter
             .set_service_status("", tonic_health::ServingStatus::Serving)
@@ -91,20 +97,25 @@ impl RpcServer {
         let reflection_v1 = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
             .build_v1()?;
         let reflection_v1alpha = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
             .build_v1alpha()?;
-        let query = QueryServer::new(config.query)
+        let query = QueryServiceServer::new(config.query)
             .max_decoding_message_size(MAX_REQUEST_BYTES)
             .max_encoding_message_size(MAX_RESPONSE_BYTES);
-        let sync = SyncServer::new(config.sync)
+        let transactions = TransactionServiceServer::new(config.transactions)
             .max_decoding_message_size(MAX_REQUEST_BYTES)
             .max_encoding_message_size(MAX_RESPONSE_BYTES);
+        let sync = SyncServiceServer::new(config.sync)
+            .max_decoding_message_size(sync_wire::MAX_REQUEST_BYTES)
+            .max_encoding_message_size(sync_wire::MAX_MESSAGE_BYTES);
         let control = config.control.map(|(service, token)| {
             tonic::service::interceptor::InterceptedService::new(
-                ControlServer::new(service)
+                ControlServiceServer::new(service)
                     .max_decoding_message_size(MAX_REQUEST_BYTES)
                     .max_encoding_message_size(MAX_RESPONSE_BYTES),
                 ControlAuth::new(&token),
@@ -126,6 +137,7 @@ impl RpcServer {
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
             .add_service(query)
+            .add_service(transactions)
             .add_service(sync)
             .add_optional_service(control)
             .serve_with_incoming_shutdown(incoming, cancel.cancelled_owned())

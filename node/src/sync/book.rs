@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::PeerReport;
-use super::peer::PeerStatus;
+use super::peer::{PeerError, PeerStatus};
+use super::{PeerReport, PeerState};
 
 /// Score at or below which a peer is banned.
 pub const BAN_THRESHOLD: i32 = -100;
@@ -27,6 +27,38 @@ pub enum Offence {
     Timeout,
     /// Could not be reached.
     Unreachable,
+}
+
+/// A failed exchange with one peer: who, what it costs them, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    /// The peer's address.
+    pub peer: String,
+    /// The offence it is charged with.
+    pub offence: Offence,
+    /// What happened.
+    pub reason: String,
+}
+
+impl Fault {
+    /// A fault of `peer`.
+    pub fn new(peer: &str, offence: Offence, reason: impl Into<String>) -> Self {
+        Self {
+            peer: peer.to_string(),
+            offence,
+            reason: reason.into(),
+        }
+    }
+
+    /// The fault a failed exchange charges a peer with.
+    pub fn from_peer_error(peer: &str, e: &PeerError) -> Self {
+        let offence = match e {
+            PeerError::Transport(_) | PeerError::Refused(_) => Offence::Unreachable,
+            PeerError::Timeout(_) => Offence::Timeout,
+            PeerError::Protocol(_) => Offence::Protocol,
+        };
+        Self::new(peer, offence, e.to_string())
+    }
 }
 
 impl Offence {
@@ -249,14 +281,15 @@ impl PeerBook {
             .iter()
             .map(|(address, e)| {
                 let (state, banned_for_secs) = match e.state {
-                    State::Connecting => ("connecting", 0),
-                    State::Ready => ("ready", 0),
-                    State::Banned(until) if until > now => {
-                        ("banned", until.duration_since(now).as_secs().max(1))
-                    }
-                    State::Banned(_) => ("connecting", 0),
-                    State::Incompatible => ("incompatible", 0),
-                    State::Unreachable(_) => ("unreachable", 0),
+                    State::Connecting => (PeerState::Connecting, 0),
+                    State::Ready => (PeerState::Ready, 0),
+                    State::Banned(until) if until > now => (
+                        PeerState::Banned,
+                        until.duration_since(now).as_secs().max(1),
+                    ),
+                    State::Banned(_) => (PeerState::Connecting, 0),
+                    State::Incompatible => (PeerState::Incompatible, 0),
+                    State::Unreachable(_) => (PeerState::Unreachable, 0),
                 };
                 PeerReport {
                     address: address.clone(),
@@ -268,12 +301,6 @@ impl PeerBook {
                 }
             })
             .collect()
-    }
-}
-
-impl crate::rpc::control::PeerAdder for PeerBook {
-    fn add_peer(&self, address: &str) -> Result<usize, String> {
-        self.add(address)
     }
 }
 

@@ -1,36 +1,39 @@
-//! The sync engine. Each round it refreshes peer statuses (handshakes), picks the best peer whose
-//! chain beats ours under fork choice, and syncs from it header-first:
+//! The sync engine: the round loop that joins peer management, the header phase, the body phase
+//! and import. Each round it refreshes peer statuses (handshakes), asks for peers' peers, subscribes
+//! to head announcements, picks the ready peer whose chain beats ours under fork choice (longer,
+//! then the lower head hash), and syncs from it header-first:
 //!
-//! 1. **Headers**: ask for up to `headers_per_request` headers after our block locator (head,
-//!    then exponentially older canonical hashes, then genesis), so the peer answers from our common
-//!    ancestor even when our tip is not on its chain. The whole run is validated before anything
-//!    else happens: it must attach to a block we store, link hash by hash, increase height by one
-//!    and time strictly, not be from the future, be produced by the scheduled validator, and every
-//!    producer signature must verify (batched across cores). Headers are never stored on their own.
-//! 2. **Bodies**: fetched in chunks from every ready peer that announced the height (in parallel,
-//!    a bounded number in flight), each checked against its validated header (count, tx root,
-//!    signatures) and imported in order through the ledger, which executes it, checks the state root
-//!    and commits it atomically.
+//! 1. **Headers** ([`super::headers`]): up to `headers_per_request` headers after our block
+//!    locator, so the peer answers from our common ancestor even when our tip is not on its chain.
+//!    The whole run is validated before anything else happens (attachment to a stored block,
+//!    linkage, heights, time, schedule, every producer signature batched across cores). Headers
+//!    are never stored on their own.
+//! 2. **Bodies** ([`super::bodies`]): batches fetched from every ready peer that announced the
+//!    heights, a bounded number in flight, each retried on other peers before the round is
+//!    abandoned, each body checked against its validated header.
+//! 3. **Import** ([`super::import`]): in order through the ledger, which executes each block,
+//!    checks the state root and commits it atomically.
 //!
 //! A peer that sends invalid data, more than asked, ignores the locator, withholds a height it
-//! claims, or stalls, loses score and is banned at the threshold; all it sent is discarded and the
-//! round moves to the next peer. Once caught up the engine follows head announcements
-//! (`SubscribeHeads`) so new blocks are pulled at once.
+//! claims, or stalls, loses score where the fault is seen and is banned at the threshold; all it
+//! sent is discarded and the round moves to the next peer. Once caught up the engine follows head
+//! announcements (`SubscribeHeads`) so new blocks are pulled at once.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, stream};
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::book::{Offence, PeerBook};
-use super::peer::{Connector, MAX_LOCATOR, PeerClient, PeerError, PeerStatus};
+use super::bodies::{self, Batch};
+use super::book::{Fault, Offence, PeerBook};
+use super::headers;
+use super::import::import_verified;
+use super::peer::{Connector, PeerStatus};
+use super::peers::{PeerSet, beats};
 use super::{SyncSnapshot, SyncState};
-use crate::chain::types::to_hex;
-use crate::chain::{Block, Hash, Header, Transaction};
-use crate::ledger::{ImportOutcome, Ledger, now_ms};
+use crate::chain::{Block, Hash, Header};
+use crate::ledger::{Ledger, now_ms};
 
 /// Sync tuning.
 #[derive(Clone, Debug)]
@@ -75,54 +78,18 @@ impl Default for SyncConfig {
     }
 }
 
-/// A failed round against one peer.
-#[derive(Debug)]
-struct Fault {
-    peer: String,
-    offence: Offence,
-    reason: String,
-}
-
-impl Fault {
-    fn new(peer: &str, offence: Offence, reason: impl Into<String>) -> Self {
-        Self {
-            peer: peer.to_string(),
-            offence,
-            reason: reason.into(),
-        }
-    }
-
-    fn from_peer_error(peer: &str, e: &PeerError) -> Self {
-        let offence = match e {
-            PeerError::Transport(_) | PeerError::Refused(_) => Offence::Unreachable,
-            PeerError::Timeout(_) => Offence::Timeout,
-            PeerError::Protocol(_) => Offence::Protocol,
-        };
-        Self::new(peer, offence, e.to_string())
-    }
-}
-
 /// Downloads, validates and imports blocks from peers.
 pub struct SyncEngine {
     ledger: Arc<Ledger>,
-    book: Arc<PeerBook>,
-    connector: Arc<dyn Connector>,
-    clients: Mutex<HashMap<String, Arc<dyn PeerClient>>>,
-    subscribed: Arc<Mutex<HashSet<String>>>,
+    peers: PeerSet,
     state: Arc<SyncState>,
     config: SyncConfig,
-    wake: Arc<Notify>,
 }
 
 impl std::fmt::Debug for SyncEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "SyncEngine({:?})", self.config)
     }
-}
-
-/// True when a chain with head (height, hash) beats ours under fork choice.
-pub fn beats(height: u64, hash: &Hash, our_height: u64, our_hash: &Hash) -> bool {
-    height > our_height || (height == our_height && hash < our_hash)
 }
 
 impl SyncEngine {
@@ -134,31 +101,25 @@ impl SyncEngine {
         state: Arc<SyncState>,
         config: SyncConfig,
     ) -> Arc<Self> {
+        let peers = PeerSet::new(book, connector, config.listen_address.clone());
         Arc::new(Self {
             ledger,
-            book,
-            connector,
-            clients: Mutex::new(HashMap::new()),
-            subscribed: Arc::new(Mutex::new(HashSet::new())),
+            peers,
             state,
             config,
-            wake: Arc::new(Notify::new()),
         })
     }
 
     /// Wakes the engine for a round now.
     pub fn wake(&self) {
-        self.wake.notify_one();
+        self.peers.wake();
     }
 
-    fn client(&self, address: &str) -> Result<Arc<dyn PeerClient>, PeerError> {
-        let mut clients = self.clients.lock().expect("clients lock");
-        if let Some(c) = clients.get(address) {
-            return Ok(c.clone());
-        }
-        let c = self.connector.connect(address)?;
-        clients.insert(address.to_string(), c.clone());
-        Ok(c)
+    /// Adds a peer to the book and wakes the engine; returns the number of known peers.
+    pub fn add_peer(&self, address: &str) -> Result<usize, String> {
+        let n = self.peers.book().add(address)?;
+        self.wake();
+        Ok(n)
     }
 
     fn our_status(&self) -> PeerStatus {
@@ -167,18 +128,25 @@ impl SyncEngine {
 
     /// Runs rounds until cancelled.
     pub async fn run(self: Arc<Self>, cancel: CancellationToken) {
-        let mut last_discovery = Instant::now() - self.config.discovery_interval;
+        let mut last_discovery: Option<Instant> = None;
         let mut progress = (Instant::now(), self.ledger.head().header.height);
         loop {
-            self.refresh_peers().await;
+            self.peers
+                .refresh(&self.our_status(), self.config.handshake_interval)
+                .await;
             if self.config.peer_exchange
-                && last_discovery.elapsed() >= self.config.discovery_interval
+                && last_discovery.is_none_or(|t| t.elapsed() >= self.config.discovery_interval)
             {
-                self.discover_peers().await;
-                last_discovery = Instant::now();
+                self.peers.discover().await;
+                last_discovery = Some(Instant::now());
             }
-            self.subscribe_to_heads(&cancel);
-            while let Some((address, status)) = self.best_peer() {
+            self.peers.subscribe_heads(&cancel);
+            loop {
+                let head = self.ledger.head();
+                let Some((address, status)) = self.peers.best(head.header.height, &head.hash)
+                else {
+                    break;
+                };
                 if cancel.is_cancelled() {
                     return;
                 }
@@ -187,8 +155,7 @@ impl SyncEngine {
                     Ok(0) => break,
                     Ok(_) => {}
                     Err(fault) => {
-                        self.book
-                            .penalize(&fault.peer, fault.offence, &fault.reason);
+                        tracing::debug!(target: "sync::engine", peer = fault.peer, offence = ?fault.offence, reason = fault.reason, "round abandoned");
                         if fault.offence == Offence::Unreachable {
                             break;
                         }
@@ -199,7 +166,7 @@ impl SyncEngine {
             self.publish_state();
             tokio::select! {
                 _ = cancel.cancelled() => return,
-                _ = self.wake.notified() => {}
+                _ = self.peers.woken() => {}
                 _ = tokio::time::sleep(self.config.tick) => {}
             }
         }
@@ -224,8 +191,8 @@ impl SyncEngine {
 
     fn publish_state(&self) {
         let head = self.ledger.head();
-        let target = self
-            .book
+        let book = self.peers.book();
+        let target = book
             .ready()
             .iter()
             .map(|(_, s)| s.head_height)
@@ -234,153 +201,27 @@ impl SyncEngine {
         self.state.set(SyncSnapshot {
             syncing: target > head.header.height,
             target,
-            peers: self.book.report(),
+            peers: book.report(),
         });
     }
 
-    async fn refresh_peers(&self) {
-        let due = self.book.due_for_handshake(self.config.handshake_interval);
-        let ours = self.our_status();
-        let ours = &ours;
-        stream::iter(due)
-            .for_each_concurrent(8, |address| async move {
-                let client = match self.client(&address) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        self.book.penalize(&address, Offence::Unreachable, &e.to_string());
-                        return;
-                    }
-                };
-                match client.handshake(ours).await {
-                    Ok(status) if status.chain_id != ours.chain_id || status.genesis_hash != ours.genesis_hash => {
-                        tracing::warn!(target: "sync::peers", peer = address, chain_id = status.chain_id, genesis = %to_hex(&status.genesis_hash), "peer is on another network; never asking it again");
-                        self.book.mark_incompatible(&address);
-                    }
-                    Ok(status) => {
-                        if !status.listen_address.is_empty() && status.listen_address != address {
-                            let _ = self.book.add(&status.listen_address);
-                        }
-                        self.book.record_status(&address, status);
-                    }
-                    Err(PeerError::Refused(reason)) => {
-                        tracing::warn!(target: "sync::peers", peer = address, reason, "peer refused us; never asking it again");
-                        self.book.mark_incompatible(&address);
-                    }
-                    Err(e) => {
-                        let f = Fault::from_peer_error(&address, &e);
-                        self.book.penalize(&address, f.offence, &f.reason);
-                    }
-                }
-            })
-            .await;
-    }
-
-    async fn discover_peers(&self) {
-        for (address, _) in self.book.ready() {
-            let Ok(client) = self.client(&address) else {
-                continue;
-            };
-            if let Ok(addresses) = client.peers().await {
-                for a in addresses {
-                    if a != self.config.listen_address {
-                        let _ = self.book.add(&a);
-                    }
-                }
-            }
-        }
-    }
-
-    fn subscribe_to_heads(&self, cancel: &CancellationToken) {
-        for (address, _) in self.book.ready() {
-            if !self
-                .subscribed
-                .lock()
-                .expect("subscribed lock")
-                .insert(address.clone())
-            {
-                continue;
-            }
-            let Ok(client) = self.client(&address) else {
-                self.subscribed
-                    .lock()
-                    .expect("subscribed lock")
-                    .remove(&address);
-                continue;
-            };
-            let book = self.book.clone();
-            let wake = self.wake.clone();
-            let subscribed = self.subscribed.clone();
-            let cancel = cancel.clone();
-            tokio::spawn(async move {
-                if let Ok(mut heads) = client.subscribe_heads().await {
-                    loop {
-                        tokio::select! {
-                            _ = cancel.cancelled() => break,
-                            item = heads.next() => match item {
-                                Some(Ok(header)) => {
-                                    book.record_head(&address, header.height, header.hash());
-                                    wake.notify_one();
-                                }
-                                _ => break,
-                            }
-                        }
-                    }
-                }
-                subscribed.lock().expect("subscribed lock").remove(&address);
-            });
-        }
-    }
-
-    /// The ready peer whose announced head beats ours by the most.
-    fn best_peer(&self) -> Option<(String, PeerStatus)> {
-        let head = self.ledger.head();
-        self.book
-            .ready()
-            .into_iter()
-            .filter(|(_, s)| beats(s.head_height, &s.head_hash, head.header.height, &head.hash))
-            .max_by(|(_, a), (_, b)| {
-                a.head_height
-                    .cmp(&b.head_height)
-                    .then(b.head_hash.cmp(&a.head_hash))
-            })
-    }
-
-    /// Block locator: head, head-1, head-2, head-4, ... then genesis.
-    fn locator(&self) -> Vec<Hash> {
-        let head = self.ledger.head().header.height;
-        let mut heights = Vec::new();
-        let mut step = 1u64;
-        let mut h = head;
-        while heights.len() < MAX_LOCATOR - 1 {
-            heights.push(h);
-            if h == 0 {
-                break;
-            }
-            h = h.saturating_sub(step);
-            if heights.len() > 1 {
-                step *= 2;
-            }
-        }
-        if heights.last() != Some(&0) {
-            heights.push(0);
-        }
-        heights
-            .into_iter()
-            .filter_map(|h| self.ledger.store().canonical_hash(h).ok().flatten())
-            .collect()
-    }
-
-    /// One round against `address`; returns how many blocks moved our head.
+    /// One round against `address`; returns how many blocks moved our head. Faults are recorded
+    /// in the peer book where they are seen; the returned one only says why the round ended.
     async fn sync_from(&self, address: &str, status: &PeerStatus) -> Result<u64, Fault> {
-        let client = self
-            .client(address)
-            .map_err(|e| Fault::from_peer_error(address, &e))?;
+        let charge = |fault: Fault| {
+            self.peers.penalize(&fault);
+            fault
+        };
+        let client = self.peers.client(address).map_err(charge)?;
         let headers = client
-            .headers(self.locator(), self.config.headers_per_request)
+            .headers(
+                headers::locator(&self.ledger),
+                self.config.headers_per_request,
+            )
             .await
-            .map_err(|e| Fault::from_peer_error(address, &e))?;
+            .map_err(|e| charge(Fault::from_peer_error(address, &e)))?;
         if headers.len() > self.config.headers_per_request as usize {
-            return Err(Fault::new(
+            return Err(charge(Fault::new(
                 address,
                 Offence::Protocol,
                 format!(
@@ -388,13 +229,13 @@ impl SyncEngine {
                     headers.len(),
                     self.config.headers_per_request
                 ),
-            ));
+            )));
         }
         if headers.is_empty() {
             let fresh = client
                 .handshake(&self.our_status())
                 .await
-                .map_err(|e| Fault::from_peer_error(address, &e))?;
+                .map_err(|e| charge(Fault::from_peer_error(address, &e)))?;
             let head = self.ledger.head();
             if beats(
                 fresh.head_height,
@@ -402,264 +243,109 @@ impl SyncEngine {
                 head.header.height,
                 &head.hash,
             ) {
-                return Err(Fault::new(
+                return Err(charge(Fault::new(
                     address,
                     Offence::Withheld,
                     format!(
                         "claims height {} but serves no headers past our {}",
                         fresh.head_height, head.header.height
                     ),
-                ));
+                )));
             }
-            self.book.record_status(address, fresh);
+            self.peers.book().record_status(address, fresh);
             return Ok(0);
         }
         let ledger = self.ledger.clone();
-        let (headers, hashes) =
-            tokio::task::spawn_blocking(move || validate_headers(&ledger, headers))
-                .await
-                .map_err(|e| {
-                    Fault::new(address, Offence::Protocol, format!("validation task: {e}"))
-                })?
-                .map_err(|reason| Fault::new(address, Offence::InvalidData, reason))?;
+        let (headers, hashes) = tokio::task::spawn_blocking(move || {
+            let hashes = headers::validate_against_store(&ledger, &headers, now_ms());
+            (headers, hashes)
+        })
+        .await
+        .map_err(|e| Fault::new(address, Offence::Protocol, format!("validation task: {e}")))?;
+        let hashes =
+            hashes.map_err(|e| charge(Fault::new(address, Offence::InvalidData, e.to_string())))?;
         tracing::debug!(target: "sync::headers", peer = address, count = headers.len(), first = headers[0].height, claimed = status.head_height, "validated headers");
-        self.download_bodies(address, headers, hashes).await
+        self.fetch_and_import(address, headers, hashes).await
     }
 
-    async fn download_bodies(
+    /// The body phase and import of one round: batches are downloaded ahead of import (a bounded
+    /// number in flight, in order), so the network and the verifier work while the previous batch
+    /// executes and commits.
+    async fn fetch_and_import(
         &self,
         source: &str,
         headers: Vec<Header>,
         hashes: Vec<Hash>,
     ) -> Result<u64, Fault> {
-        let ready = self.book.ready();
-        // Chunks hold at most `bodies_per_request` blocks and about `txs_per_request`
-        // transactions, so memory in flight stays bounded whatever the block size.
-        let mut ranges = Vec::new();
-        let mut start = 0;
-        let mut txs = 0usize;
-        for (i, h) in headers.iter().enumerate() {
-            txs += h.tx_count as usize;
-            if i + 1 - start >= self.config.bodies_per_request.max(1)
-                || txs >= self.config.txs_per_request
-            {
-                ranges.push((start, i + 1));
-                start = i + 1;
-                txs = 0;
-            }
-        }
-        if start < headers.len() {
-            ranges.push((start, headers.len()));
-        }
-        let jobs: Vec<(usize, usize, String)> = ranges
-            .into_iter()
-            .enumerate()
-            .map(|(n, (start, end))| {
-                let (last, last_hash) = (&headers[end - 1], hashes[end - 1]);
-                let helpers: Vec<&String> = ready
-                    .iter()
-                    .filter(|(a, s)| {
-                        a != source && (s.head_height > last.height || s.head_hash == last_hash)
-                    })
-                    .map(|(a, _)| a)
-                    .collect();
-                let peer = if helpers.is_empty() || n % (helpers.len() + 1) == 0 {
-                    source.to_string()
-                } else {
-                    helpers[n % (helpers.len() + 1) - 1].clone()
-                };
-                (start, end, peer)
-            })
-            .collect();
-        let headers = Arc::new(headers);
-        let hashes = Arc::new(hashes);
-        let all_headers = headers.clone();
-        // Fetching (and signature checks) run ahead of import through a bounded queue, so the
-        // network and the verifier work while the previous chunk executes and commits.
-        let in_flight = self.config.parallel_body_requests.max(1);
-        let (queue, mut arrived) = tokio::sync::mpsc::channel(in_flight);
-        let fetcher = async move {
-            let mut fetched = stream::iter(jobs)
-                .map(|(start, end, peer)| {
-                    let headers = headers.clone();
-                    let hashes = hashes.clone();
-                    async move {
-                        let bodies = self
-                            .fetch_bodies(&peer, source, &headers[start..end], &hashes[start..end])
-                            .await;
-                        (start, bodies)
-                    }
-                })
-                .buffered(in_flight);
-            while let Some(item) = fetched.next().await {
-                if queue.send(item).await.is_err() {
-                    return;
-                }
-            }
-        };
-        let importer = async {
-            let mut moved = 0;
-            while let Some((start, bodies)) = arrived.recv().await {
-                let bodies: Vec<Vec<Transaction>> = bodies?;
-                let blocks: Vec<Block> = all_headers[start..start + bodies.len()]
-                    .iter()
-                    .cloned()
-                    .zip(bodies)
-                    .map(|(header, transactions)| Block {
-                        header,
-                        transactions,
-                    })
-                    .collect();
-                let ledger = self.ledger.clone();
-                let result = tokio::task::spawn_blocking(move || {
-                    let mut moved = 0u64;
-                    for block in &blocks {
-                        // Header signatures were batch-verified in the header phase, transaction
-                        // signatures when the body was checked against its header.
-                        match ledger.import_verified_block(block, now_ms()) {
-                            Ok(ImportOutcome::Extended | ImportOutcome::Reorganized { .. }) => {
-                                moved += 1
-                            }
-                            Ok(ImportOutcome::SideChain | ImportOutcome::AlreadyKnown) => {}
-                            Err(e) => return (moved, Err((block.header.height, e))),
-                        }
-                    }
-                    (moved, Ok(()))
-                })
-                .await
-                .map_err(|e| Fault::new(source, Offence::Protocol, format!("import task: {e}")))?;
-                moved += result.0;
-                if let Err((height, e)) = result.1 {
-                    if e.is_invalid_block() {
-                        return Err(Fault::new(
-                            source,
-                            Offence::InvalidData,
-                            format!("block {height}: {e}"),
-                        ));
-                    }
-                    tracing::error!(target: "sync::import", height, error = %e, "import failed");
-                    return Ok(moved);
-                }
-                self.book.reward(source);
-            }
-            Ok(moved)
-        };
-        let ((), result) = tokio::join!(fetcher, importer);
-        result
-    }
-
-    /// Bodies for `headers` from `peer`, each checked against its header; when a helper peer
-    /// fails or serves only some, the rest comes from `source`, which must serve them all.
-    async fn fetch_bodies(
-        &self,
-        peer: &str,
-        source: &str,
-        headers: &[Header],
-        hashes: &[Hash],
-    ) -> Result<Vec<Vec<Transaction>>, Fault> {
-        if peer != source {
-            match self.fetch_checked(peer, headers, hashes).await {
-                Ok(bodies) if bodies.len() == headers.len() => return Ok(bodies),
-                Ok(_) => {}
-                Err(fault) => {
-                    self.book
-                        .penalize(&fault.peer, fault.offence, &fault.reason);
-                }
-            }
-        }
-        let bodies = self.fetch_checked(source, headers, hashes).await?;
-        if bodies.len() != headers.len() {
-            return Err(Fault::new(
-                source,
-                Offence::Withheld,
-                format!(
-                    "served {} of the {} bodies of headers it sent",
-                    bodies.len(),
-                    headers.len()
-                ),
-            ));
-        }
-        Ok(bodies)
-    }
-
-    async fn fetch_checked(
-        &self,
-        peer: &str,
-        headers: &[Header],
-        hashes: &[Hash],
-    ) -> Result<Vec<Vec<Transaction>>, Fault> {
-        let client = self
-            .client(peer)
-            .map_err(|e| Fault::from_peer_error(peer, &e))?;
-        let bodies = client
-            .bodies(hashes.to_vec())
-            .await
-            .map_err(|e| Fault::from_peer_error(peer, &e))?;
+        let ranges = bodies::plan(
+            &headers,
+            self.config.bodies_per_request,
+            self.config.txs_per_request,
+        );
+        let headers: Arc<[Header]> = headers.into();
+        let hashes: Arc<[Hash]> = hashes.into();
         let rules = self.ledger.rules().clone();
-        let headers = headers.to_vec();
-        let hashes = hashes.to_vec();
-        let peer_owned = peer.to_string();
-        tokio::task::spawn_blocking(move || {
-            let mut out = Vec::with_capacity(bodies.len());
-            for (i, (hash, txs)) in bodies.into_iter().enumerate() {
-                if hash != hashes[i] {
-                    return Err(Fault::new(
-                        &peer_owned,
-                        Offence::Protocol,
-                        format!("body {i} is for another block than asked"),
+        let in_flight = self.config.parallel_body_requests.max(1);
+        let mut downloads = stream::iter(ranges.into_iter().enumerate())
+            .map(|(n, range)| {
+                let headers = headers.clone();
+                let hashes = hashes.clone();
+                let rules = &rules;
+                async move {
+                    let last = range.end - 1;
+                    let holders = self
+                        .peers
+                        .holders(source, headers[last].height, &hashes[last]);
+                    let candidates = bodies::candidates(n, source, &holders);
+                    let mut batch = Batch::new(range.clone());
+                    let bodies = bodies::download(
+                        &self.peers,
+                        rules,
+                        &mut batch,
+                        source,
+                        &candidates,
+                        &headers[range.clone()],
+                        &hashes[range],
+                    )
+                    .await;
+                    (batch, bodies)
+                }
+            })
+            .buffered(in_flight);
+        let mut moved = 0;
+        while let Some((mut batch, bodies)) = downloads.next().await {
+            let bodies = bodies?;
+            batch.start_processing();
+            let blocks: Vec<Block> = headers[batch.range.clone()]
+                .iter()
+                .cloned()
+                .zip(bodies)
+                .map(|(header, transactions)| Block {
+                    header,
+                    transactions,
+                })
+                .collect();
+            let imported = import_verified(self.ledger.clone(), blocks).await;
+            moved += imported.moved;
+            if let Some((height, e)) = imported.failure {
+                if e.is_invalid_block() {
+                    return Err(charge_source(
+                        &self.peers,
+                        Fault::new(source, Offence::InvalidData, format!("block {height}: {e}")),
                     ));
                 }
-                rules.check_body(&headers[i], &txs).map_err(|e| {
-                    Fault::new(
-                        &peer_owned,
-                        Offence::InvalidData,
-                        format!("body of block {}: {e}", headers[i].height),
-                    )
-                })?;
-                out.push(txs);
+                tracing::error!(target: "sync::import", height, error = %e, "import failed");
+                return Ok(moved);
             }
-            Ok(out)
-        })
-        .await
-        .map_err(|e| Fault::new(peer, Offence::Protocol, format!("body check task: {e}")))?
+            batch.processed();
+        }
+        Ok(moved)
     }
 }
 
-/// Validates a run of headers: it attaches to a stored block and every header follows its parent
-/// under the chain rules, signatures batched. Returns the headers with their hashes.
-fn validate_headers(
-    ledger: &Ledger,
-    headers: Vec<Header>,
-) -> Result<(Vec<Header>, Vec<Hash>), String> {
-    let first = &headers[0];
-    let parent = ledger
-        .store()
-        .header(&first.parent_hash)
-        .map_err(|e| format!("reading parent: {e}"))?
-        .ok_or_else(|| {
-            format!(
-                "first header (height {}) attaches to unknown block {}",
-                first.height,
-                to_hex(&first.parent_hash)
-            )
-        })?;
-    let rules = ledger.rules();
-    let now = now_ms();
-    let mut hashes = Vec::with_capacity(headers.len());
-    let mut parent_hash = first.parent_hash;
-    let mut parent = &parent;
-    for header in &headers {
-        rules
-            .check_header_fields(parent, &parent_hash, header, now)
-            .map_err(|e| format!("header {}: {e}", header.height))?;
-        parent_hash = header.hash();
-        hashes.push(parent_hash);
-        parent = header;
-    }
-    rules
-        .check_header_signatures(&headers)
-        .map_err(|e| e.to_string())?;
-    Ok((headers, hashes))
+fn charge_source(peers: &PeerSet, fault: Fault) -> Fault {
+    peers.penalize(&fault);
+    fault
 }
 
 #[cfg(test)]
@@ -672,11 +358,12 @@ mod tests {
     use futures::stream::BoxStream;
 
     use super::*;
-    use crate::chain::Genesis;
     use crate::chain::crypto::Keypair;
     use crate::chain::genesis::{GenesisAccount, dev_keypair};
+    use crate::chain::{Genesis, Transaction};
     use crate::mempool::Mempool;
     use crate::producer::Producer;
+    use crate::sync::peer::{PeerClient, PeerError};
 
     #[derive(Clone, Copy, PartialEq, Eq, Debug)]
     enum Fake {
@@ -901,13 +588,5 @@ mod tests {
                 "{liar:?}: synced from the honest peer"
             );
         }
-    }
-
-    #[test]
-    fn fork_choice_rule() {
-        assert!(beats(5, &[9; 32], 4, &[0; 32]));
-        assert!(beats(5, &[1; 32], 5, &[2; 32]));
-        assert!(!beats(5, &[2; 32], 5, &[2; 32]));
-        assert!(!beats(4, &[0; 32], 5, &[9; 32]));
     }
 }

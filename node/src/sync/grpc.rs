@@ -8,19 +8,19 @@ use std::time::Duration;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use proto::sync::v1 as wire;
-use proto::sync::v1::sync_client::SyncClient;
+use proto::sync::v1::sync_service_client::SyncServiceClient;
 use tonic::transport::{Channel, Endpoint};
 
 use super::peer::{
     Connector, MAX_BODIES_PER_REQUEST, MAX_PEER_ADDRESSES, PeerClient, PeerError, PeerStatus,
 };
-use super::wire::{header_from_wire, tx_from_wire};
+use super::wire::{
+    MAX_MESSAGE_BYTES, MAX_REQUEST_BYTES, NODE_ID_METADATA, header_from_wire, status_from_wire,
+    status_to_wire, tx_from_wire,
+};
 use crate::chain::types::to_array;
 use crate::chain::{Hash, Header, Transaction};
 
-/// Metadata key carrying the caller's node id (its listen address), so a server can tell peers
-/// apart.
-pub const NODE_ID_METADATA: &str = "x-luxtensor-node";
 /// Most transactions accepted in one body.
 pub const MAX_BODY_TXS: usize = 100_000;
 
@@ -68,7 +68,7 @@ impl Connector for GrpcConnector {
 #[derive(Debug, Clone)]
 pub struct GrpcPeer {
     address: String,
-    client: SyncClient<Channel>,
+    client: SyncServiceClient<Channel>,
     timeouts: GrpcTimeouts,
     node_id: tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
 }
@@ -91,9 +91,9 @@ impl GrpcPeer {
             .map_err(|e| PeerError::Transport(format!("bad peer address {address:?}: {e}")))?
             .connect_timeout(timeouts.connect)
             .tcp_nodelay(true);
-        let client = SyncClient::new(endpoint.connect_lazy())
-            .max_decoding_message_size(crate::rpc::server::MAX_RESPONSE_BYTES)
-            .max_encoding_message_size(crate::rpc::server::MAX_REQUEST_BYTES);
+        let client = SyncServiceClient::new(endpoint.connect_lazy())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_REQUEST_BYTES);
         let node_id = node_id
             .parse()
             .unwrap_or_else(|_| tonic::metadata::MetadataValue::from_static("unknown"));
@@ -137,30 +137,6 @@ impl GrpcPeer {
     }
 }
 
-fn status_from_wire(s: wire::Status) -> Result<PeerStatus, PeerError> {
-    let bad = |e: crate::chain::TypeError| PeerError::Protocol(format!("status: {e}"));
-    Ok(PeerStatus {
-        chain_id: s.chain_id,
-        genesis_hash: to_array("genesis_hash", &s.genesis_hash).map_err(bad)?,
-        head_height: s.head_height,
-        head_hash: to_array("head_hash", &s.head_hash).map_err(bad)?,
-        state_root: to_array("state_root", &s.state_root).map_err(bad)?,
-        listen_address: s.listen_address,
-    })
-}
-
-/// Our status as a wire message.
-pub fn status_to_wire(s: &PeerStatus) -> wire::Status {
-    wire::Status {
-        chain_id: s.chain_id,
-        genesis_hash: s.genesis_hash.to_vec(),
-        head_height: s.head_height,
-        head_hash: s.head_hash.to_vec(),
-        state_root: s.state_root.to_vec(),
-        listen_address: s.listen_address.clone(),
-    }
-}
-
 #[tonic::async_trait]
 impl PeerClient for GrpcPeer {
     fn address(&self) -> &str {
@@ -169,13 +145,16 @@ impl PeerClient for GrpcPeer {
 
     async fn handshake(&self, ours: &PeerStatus) -> Result<PeerStatus, PeerError> {
         let mut client = self.client.clone();
+        let request = wire::HandshakeRequest {
+            status: Some(status_to_wire(ours)),
+        };
         let reply = self
-            .call(
-                "handshake",
-                client.handshake(self.request(status_to_wire(ours))),
-            )
+            .call("handshake", client.handshake(self.request(request)))
             .await?;
-        status_from_wire(reply)
+        let status = reply
+            .status
+            .ok_or_else(|| PeerError::Protocol("handshake answer without a status".into()))?;
+        status_from_wire(status).map_err(|e| PeerError::Protocol(format!("status: {e}")))
     }
 
     async fn headers(&self, locator: Vec<Hash>, max: u32) -> Result<Vec<Header>, PeerError> {
@@ -274,8 +253,11 @@ impl PeerClient for GrpcPeer {
             .await?;
         Ok(stream
             .map(|item| {
-                item.map_err(from_status).and_then(|h| {
-                    header_from_wire(&h).map_err(|e| PeerError::Protocol(format!("head: {e}")))
+                item.map_err(from_status).and_then(|m| {
+                    let header = m.header.ok_or_else(|| {
+                        PeerError::Protocol("head announcement without a header".into())
+                    })?;
+                    header_from_wire(&header).map_err(|e| PeerError::Protocol(format!("head: {e}")))
                 })
             })
             .boxed())

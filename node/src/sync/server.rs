@@ -1,28 +1,29 @@
-//! `luxtensor.sync.v1.Sync`: serves our canonical chain to peers — status handshake, headers after
-//! a block locator, bodies by hash, head announcements, peer exchange — with every request bounded.
-//! Peers that introduce themselves in a handshake are added to the peer book. With a misbehaviour
-//! mode set, outgoing data is corrupted by [`Corruptor`].
+//! `luxtensor.sync.v1.SyncService`: serves our canonical chain to peers — status handshake,
+//! headers after a block locator, bodies by hash, head announcements, peer exchange — with every
+//! request bounded. Streams are lazy: the next chunk is read from the database (on the blocking
+//! pool, briefly) only when the client has taken the previous one, so a client that never reads
+//! costs one pending future, never a parked thread. Peers that introduce themselves in a handshake
+//! are added to the peer book. With a misbehaviour mode set, outgoing data is corrupted by
+//! [`Corruptor`].
 
 use std::pin::Pin;
 use std::sync::Arc;
 
-use futures::Stream;
+use futures::{Stream, StreamExt, stream};
 use proto::sync::v1 as wire;
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use super::book::PeerBook;
-use super::grpc::{NODE_ID_METADATA, status_to_wire};
 use super::misbehave::{Corruptor, Misbehave, WITHHOLD_CLAIM};
 use super::peer::{
     MAX_BODIES_PER_REQUEST, MAX_HEADERS_PER_REQUEST, MAX_LOCATOR, MAX_PEER_ADDRESSES, PeerStatus,
 };
-use super::wire::{header_to_wire, tx_to_wire};
-use crate::chain::types::to_array;
-use crate::chain::{Block, Hash, Header};
+use super::wire::{NODE_ID_METADATA, header_to_wire, status_to_wire, tx_to_wire};
+use crate::chain::types::{to_array, to_hex};
+use crate::chain::{Block, Hash, Header, TypeError};
 use crate::ledger::Ledger;
+use crate::storage::StorageError;
 
 /// Headers per streamed chunk.
 pub const HEADERS_PER_CHUNK: usize = 128;
@@ -50,6 +51,21 @@ fn node_id<T>(request: &Request<T>) -> String {
                 .map(|a| a.to_string())
                 .unwrap_or_default()
         })
+}
+
+// The sync service answers peers, not people: its statuses are plain (the node API's detailed
+// error mapping lives in `rpc`, which this layer must not depend on).
+fn bad_field(e: TypeError) -> Status {
+    Status::invalid_argument(e.to_string())
+}
+
+fn storage(e: StorageError) -> Status {
+    tracing::error!(target: "sync::server", error = %e, "storage failure while serving");
+    Status::internal(format!("storage: {e}"))
+}
+
+fn join_error(e: tokio::task::JoinError) -> Status {
+    Status::internal(format!("read task failed: {e}"))
 }
 
 impl SyncService {
@@ -91,19 +107,17 @@ impl SyncService {
             .ok()??;
         corruptor.alternate(&head.header, parent.state_root)
     }
+
+    /// Ends a stream at shutdown without sending anything more (the `stall` misbehaviour holds
+    /// streams open this way; the client's own timeout or disconnect drops it sooner).
+    fn stall<T: Send + 'static>(&self) -> impl Stream<Item = Result<T, Status>> + Send + 'static {
+        let shutdown = self.shutdown.clone();
+        stream::once(async move { shutdown.cancelled_owned().await })
+            .filter_map(|()| async { None })
+    }
 }
 
-/// Holds a stream open without sending, until the peer gives up or the node stops.
-fn stall<T>(tx: &mpsc::Sender<T>, shutdown: &CancellationToken) {
-    tokio::runtime::Handle::current().block_on(async {
-        tokio::select! {
-            _ = tx.closed() => {}
-            _ = shutdown.cancelled() => {}
-        }
-    });
-}
-
-fn locator_start(ledger: &Ledger, locator: &[Hash]) -> Result<u64, Status> {
+fn locator_start(ledger: &Ledger, locator: &[Hash]) -> Result<u64, StorageError> {
     for hash in locator {
         if let Some(header) = ledger.store().header(hash)?
             && ledger.is_canonical(&header, hash)?
@@ -114,20 +128,35 @@ fn locator_start(ledger: &Ledger, locator: &[Hash]) -> Result<u64, Status> {
     Ok(1)
 }
 
+/// Canonical headers `from..=to`; fewer when the chain ends (or reorganizes) before `to`.
+fn read_headers(ledger: &Ledger, from: u64, to: u64) -> Result<Vec<Header>, StorageError> {
+    let mut headers = Vec::with_capacity((to - from + 1) as usize);
+    for h in from..=to {
+        match ledger.header_at(h)? {
+            Some(header) => headers.push(header),
+            None => break,
+        }
+    }
+    Ok(headers)
+}
+
 #[tonic::async_trait]
-impl wire::sync_server::Sync for SyncService {
+impl wire::sync_service_server::SyncService for SyncService {
     async fn handshake(
         &self,
-        request: Request<wire::Status>,
-    ) -> Result<Response<wire::Status>, Status> {
+        request: Request<wire::HandshakeRequest>,
+    ) -> Result<Response<wire::HandshakeResponse>, Status> {
         let id = node_id(&request);
-        let theirs = request.into_inner();
+        let theirs = request
+            .into_inner()
+            .status
+            .ok_or_else(|| Status::invalid_argument("handshake without a status"))?;
         let ours = self.status(String::new());
         if theirs.chain_id != ours.chain_id || theirs.genesis_hash != ours.genesis_hash {
             return Err(Status::failed_precondition(format!(
                 "incompatible network: chain {} genesis {} here",
                 ours.chain_id,
-                crate::chain::types::to_hex(&ours.genesis_hash)
+                to_hex(&ours.genesis_hash)
             )));
         }
         if !theirs.listen_address.is_empty()
@@ -145,10 +174,12 @@ impl wire::sync_server::Sync for SyncService {
             }
             _ => {}
         }
-        Ok(Response::new(status))
+        Ok(Response::new(wire::HandshakeResponse {
+            status: Some(status),
+        }))
     }
 
-    type GetHeadersStream = BoxStream<wire::HeaderChunk>;
+    type GetHeadersStream = BoxStream<wire::GetHeadersResponse>;
 
     async fn get_headers(
         &self,
@@ -169,65 +200,66 @@ impl wire::sync_server::Sync for SyncService {
             .locator
             .iter()
             .map(|h| to_array("locator hash", h))
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<_, _>>()
+            .map_err(bad_field)?;
+        if self.mode() == Some(Misbehave::Withhold) {
+            return Ok(Response::new(Box::pin(stream::empty())));
+        }
         let max = u64::from(req.max_count.min(MAX_HEADERS_PER_REQUEST));
-        let start = locator_start(&self.ledger, &locator)?;
-        let head = self.ledger.head().header.height;
-        let end = head.min(start.saturating_add(max - 1));
-        let alternate = self.alternate_head(&id);
         let ledger = self.ledger.clone();
+        let (start, ledger) = tokio::task::spawn_blocking(move || {
+            locator_start(&ledger, &locator).map(|start| (start, ledger))
+        })
+        .await
+        .map_err(join_error)?
+        .map_err(storage)?;
+        let end = self
+            .ledger
+            .head()
+            .header
+            .height
+            .min(start.saturating_add(max - 1));
+        let alternate = self.alternate_head(&id);
         let corruptor = self.corruptor.clone();
-        let shutdown = self.shutdown.clone();
-        let (tx, rx) = mpsc::channel(4);
-        tokio::task::spawn_blocking(move || {
-            let mode = corruptor.as_ref().map(|c| c.mode());
-            if mode == Some(Misbehave::Withhold) {
-                return;
-            }
-            let mut height = start;
-            while height <= end {
-                let last = end.min(height + HEADERS_PER_CHUNK as u64 - 1);
-                let mut headers: Vec<Header> = Vec::with_capacity((last - height + 1) as usize);
-                for h in height..=last {
-                    match ledger.header_at(h) {
-                        Ok(Some(header)) => headers.push(header),
-                        Ok(None) => break,
-                        Err(e) => {
-                            let _ = tx.blocking_send(Err(Status::from(e)));
-                            return;
-                        }
-                    }
-                }
-                if let (Some(alt), Some(last_header)) = (&alternate, headers.last_mut())
-                    && last_header.height == alt.header.height
+        // Each step reads one chunk when the client asks for it; `None` ends the stream.
+        let chunks = stream::unfold(Some(start), move |next| {
+            let ledger = ledger.clone();
+            let alternate = alternate.clone();
+            let corruptor = corruptor.clone();
+            async move {
+                let from = next.filter(|h| *h <= end)?;
+                let to = end.min(from + HEADERS_PER_CHUNK as u64 - 1);
+                let read = tokio::task::spawn_blocking(move || read_headers(&ledger, from, to))
+                    .await
+                    .map_err(join_error)
+                    .and_then(|r| r.map_err(storage));
+                let mut headers = match read {
+                    Ok(headers) => headers,
+                    Err(status) => return Some((Err(status), None)),
+                };
+                if let (Some(alt), Some(last)) = (&alternate, headers.last_mut())
+                    && last.height == alt.header.height
                 {
-                    *last_header = alt.header.clone();
+                    *last = alt.header.clone();
                 }
                 if let Some(c) = &corruptor {
                     c.headers(&mut headers);
                 }
-                let done = headers.len() as u64 != last - height + 1;
-                let chunk = wire::HeaderChunk {
+                let complete = headers.len() as u64 == to - from + 1;
+                let chunk = wire::GetHeadersResponse {
                     headers: headers.iter().map(header_to_wire).collect(),
                 };
-                if tx.blocking_send(Ok(chunk)).is_err() {
-                    return;
-                }
-                if mode == Some(Misbehave::Stall) {
-                    // Hold the stream open without sending anything more.
-                    stall(&tx, &shutdown);
-                    return;
-                }
-                if done {
-                    return;
-                }
-                height = last + 1;
+                Some((Ok(chunk), complete.then_some(to + 1)))
             }
         });
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+        if self.mode() == Some(Misbehave::Stall) {
+            // The first chunk, then silence until the peer gives up.
+            return Ok(Response::new(Box::pin(chunks.take(1).chain(self.stall()))));
+        }
+        Ok(Response::new(Box::pin(chunks)))
     }
 
-    type GetBodiesStream = BoxStream<wire::Body>;
+    type GetBodiesStream = BoxStream<wire::GetBodiesResponse>;
 
     async fn get_bodies(
         &self,
@@ -245,61 +277,74 @@ impl wire::sync_server::Sync for SyncService {
             .hashes
             .iter()
             .map(|h| to_array("block hash", h))
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<_, _>>()
+            .map_err(bad_field)?;
+        if self.mode() == Some(Misbehave::Withhold) {
+            return Ok(Response::new(Box::pin(stream::empty())));
+        }
         let alternate = self.alternate_head(&id);
         let ledger = self.ledger.clone();
         let corruptor = self.corruptor.clone();
-        let shutdown = self.shutdown.clone();
         let chain_id = self.ledger.rules().chain_id;
-        let (tx, rx) = mpsc::channel(8);
-        tokio::task::spawn_blocking(move || {
-            let mode = corruptor.as_ref().map(|c| c.mode());
-            if mode == Some(Misbehave::Withhold) {
-                return;
-            }
-            for (i, hash) in hashes.iter().enumerate() {
-                let body = match &alternate {
-                    Some(alt) if alt.hash() == *hash => Some(Vec::new()),
-                    _ => match ledger.store().body(hash) {
-                        Ok(body) => body,
-                        Err(e) => {
-                            let _ = tx.blocking_send(Err(Status::from(e)));
-                            return;
+        let bodies = stream::iter(hashes)
+            .then(move |hash| {
+                let ledger = ledger.clone();
+                let alternate = alternate.clone();
+                let corruptor = corruptor.clone();
+                async move {
+                    let body = match &alternate {
+                        Some(alt) if alt.hash() == hash => Some(Vec::new()),
+                        _ => tokio::task::spawn_blocking(move || ledger.store().body(&hash))
+                            .await
+                            .map_err(join_error)?
+                            .map_err(storage)?,
+                    };
+                    Ok(body.map(|mut body| {
+                        if let Some(c) = &corruptor {
+                            c.body(&mut body, chain_id);
                         }
-                    },
-                };
-                let Some(mut body) = body else { continue };
-                if let Some(c) = &corruptor {
-                    c.body(&mut body, chain_id);
+                        wire::GetBodiesResponse {
+                            block_hash: hash.to_vec(),
+                            transactions: body.iter().map(tx_to_wire).collect(),
+                        }
+                    }))
                 }
-                let message = wire::Body {
-                    block_hash: hash.to_vec(),
-                    transactions: body.iter().map(tx_to_wire).collect(),
-                };
-                if tx.blocking_send(Ok(message)).is_err() {
-                    return;
-                }
-                if mode == Some(Misbehave::Stall) && i == 0 {
-                    stall(&tx, &shutdown);
-                    return;
-                }
-            }
-        });
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+            })
+            // A body we do not have is skipped; an error is sent, then the stream ends.
+            .filter_map(
+                |r: Result<Option<wire::GetBodiesResponse>, Status>| async move { r.transpose() },
+            )
+            .scan(false, |failed, item| {
+                let stop = *failed;
+                *failed |= item.is_err();
+                async move { (!stop).then_some(item) }
+            });
+        if self.mode() == Some(Misbehave::Stall) {
+            return Ok(Response::new(Box::pin(bodies.take(1).chain(self.stall()))));
+        }
+        Ok(Response::new(Box::pin(bodies)))
     }
 
-    type SubscribeHeadsStream = BoxStream<wire::WireHeader>;
+    type SubscribeHeadsStream = BoxStream<wire::SubscribeHeadsResponse>;
 
     async fn subscribe_heads(
         &self,
         request: Request<wire::SubscribeHeadsRequest>,
     ) -> Result<Response<Self::SubscribeHeadsStream>, Status> {
         let id = node_id(&request);
-        let mut heads = self.ledger.subscribe_heads();
+        let heads = self.ledger.subscribe_heads();
         let service = self.clone();
-        let (tx, rx) = mpsc::channel(16);
-        tokio::spawn(async move {
-            loop {
+        // The current head first, then each change; a slow reader sees only the latest head.
+        let announcements = stream::unfold((heads, true), move |(mut heads, first)| {
+            let service = service.clone();
+            let id = id.clone();
+            async move {
+                if !first {
+                    tokio::select! {
+                        changed = heads.changed() => changed.ok()?,
+                        _ = service.shutdown.cancelled() => return None,
+                    }
+                }
                 let mut header = heads.borrow_and_update().header.clone();
                 if let Some(alt) = service.alternate_head(&id) {
                     header = alt.header;
@@ -307,17 +352,13 @@ impl wire::sync_server::Sync for SyncService {
                 if let Some(c) = &service.corruptor {
                     c.headers(std::slice::from_mut(&mut header));
                 }
-                if tx.send(Ok(header_to_wire(&header))).await.is_err() {
-                    return;
-                }
-                tokio::select! {
-                    changed = heads.changed() => if changed.is_err() { return },
-                    _ = tx.closed() => return,
-                    _ = service.shutdown.cancelled() => return,
-                }
+                let message = wire::SubscribeHeadsResponse {
+                    header: Some(header_to_wire(&header)),
+                };
+                Some((Ok(message), (heads, false)))
             }
         });
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+        Ok(Response::new(Box::pin(announcements)))
     }
 
     async fn get_peers(

@@ -3,9 +3,7 @@
 //! longer (or, at equal height, lower-hash) branch, undoing the loser's transactions; a data
 //! directory refuses another genesis.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use node::chain::ValidationError;
 use node::chain::crypto::CryptoError;
 use node::ledger::{ImportError, ImportOutcome, Ledger, LedgerError, now_ms};

@@ -2,12 +2,10 @@
 //! while it syncs from a peer, many times. After every kill its database reopens at a whole block
 //! and re-verifies; each restart resumes from there; finally it converges with the source.
 
-mod common;
-
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use node::ledger::Ledger;
 use rand::Rng;
 
@@ -46,9 +44,9 @@ async fn sigkilled_syncing_node_resumes_and_converges() {
     let g = genesis(std::slice::from_ref(&v), 5);
     let source = start(Spec::new(&g).key(v.clone())).await;
     for _ in 0..3 {
-        produce(&source.addr, 500, 5).await;
+        source.kit.produce(500, 5).await.unwrap();
     }
-    let target = status(&source.addr).await.height;
+    let target = source.kit.status().await.unwrap().height;
     let files = tempfile::tempdir().unwrap();
     let genesis_path = files.path().join("genesis.json");
     std::fs::write(&genesis_path, g.to_json()).unwrap();
@@ -62,29 +60,10 @@ async fn sigkilled_syncing_node_resumes_and_converges() {
         let mut child = spawn(&data, &genesis_path, port, &source.addr);
         // Kill it at a random moment once it is making progress (or right away, sometimes).
         if rng.gen_bool(0.8) {
-            let min = last + 1;
-            wait_for(
-                &format!("restart {kills} to make progress past {last}"),
-                Duration::from_secs(30),
-                || {
-                    let addr = addr.clone();
-                    async move {
-                        let mut q =
-                            tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-                                .ok()?
-                                .connect()
-                                .await
-                                .ok()?;
-                        let s = proto::node::v1::query_client::QueryClient::new(&mut q)
-                            .get_status(proto::node::v1::GetStatusRequest {})
-                            .await
-                            .ok()?
-                            .into_inner();
-                        (s.height >= min.min(target)).then_some(())
-                    }
-                },
-            )
-            .await;
+            let min = (last + 1).min(target);
+            testkit::wait_for_height(&kit(&addr), min, Duration::from_secs(30))
+                .await
+                .unwrap_or_else(|e| panic!("restart {kills} made no progress past {last}: {e}"));
         }
         tokio::time::sleep(Duration::from_millis(rng.gen_range(0..120))).await;
         child.kill().unwrap();
@@ -120,22 +99,10 @@ async fn sigkilled_syncing_node_resumes_and_converges() {
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let mut child = spawn(&data, &genesis_path, port, &source.addr);
-    wait_for(
-        "the restarted node to answer",
-        Duration::from_secs(30),
-        || {
-            let addr = addr.clone();
-            async move {
-                tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-                    .ok()?
-                    .connect()
-                    .await
-                    .ok()
-            }
-        },
-    )
-    .await;
-    assert_converged(&[&source.addr, &addr], target, Duration::from_secs(60)).await;
+    let restarted = kit(&addr);
+    testkit::converge(&[&source.kit, &restarted], target, Duration::from_secs(60))
+        .await
+        .unwrap_or_else(|e| panic!("the restarted node did not converge: {e}"));
     child.kill().unwrap();
     child.wait().unwrap();
     println!(

@@ -1,16 +1,16 @@
 //! One node served over a real loopback gRPC port: 20 signed transfers across 5 accounts in 10
-//! blocks, then every query answers exactly what the transfers imply; bad requests get precise
-//! errors; the control API refuses callers without the token.
-
-mod common;
+//! blocks, submitted through the public transaction service, then every query answers exactly
+//! what the transfers imply; bad requests get the gRPC status code the specification gives and an
+//! `ErrorInfo` reason; the control API refuses callers without the token.
 
 use std::collections::HashMap;
 
-use common::*;
-use node::chain::types::parse_hex;
+use crate::common::*;
+use node::chain::types::{parse_hex, to_hex};
 use node::state::{Account, verify_proof};
 use proto::node::v1 as api;
 use tonic::Code;
+use tonic_types::StatusExt;
 
 fn api_tx(tx: &node::chain::Transaction) -> api::Transaction {
     node::rpc::convert::tx_to_api(tx)
@@ -21,8 +21,6 @@ async fn produce_ten_blocks_with_twenty_transfers_and_query_them_back() {
     let v = validator(0);
     let g = genesis(std::slice::from_ref(&v), 5);
     let n = start(Spec::new(&g).key(v.clone())).await;
-    let mut ctl = control(&n.addr).await;
-    let mut q = query(&n.addr).await;
 
     let mut expected: HashMap<u32, Account> = (0..5)
         .map(|i| {
@@ -50,66 +48,50 @@ async fn produce_ten_blocks_with_twenty_transfers_and_query_them_back() {
                 amount,
                 fee,
             );
-            let reply = ctl
-                .submit_transaction(api::SubmitTransactionRequest {
-                    transaction: Some(api_tx(&tx)),
-                })
-                .await
-                .unwrap()
-                .into_inner();
-            assert_eq!(reply.hash, node::chain::types::to_hex(&tx.hash()));
+            let hash = n.kit.submit(api_tx(&tx)).await.unwrap();
+            assert_eq!(hash, to_hex(&tx.hash()));
             let s = expected.get_mut(&i).unwrap();
             s.nonce += 1;
             s.balance -= amount + fee;
             expected.get_mut(&to).unwrap().balance += amount;
             sent.push((tx, block + 1, k));
         }
-        let produced = ctl
-            .produce_blocks(api::ProduceBlocksRequest {
-                count: 1,
-                transfers_per_block: 0,
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        assert_eq!(produced.blocks.len(), 1);
-        assert_eq!(produced.blocks[0].tx_count, 2);
+        let produced = n.kit.produce(1, 0).await.unwrap();
+        assert_eq!(produced.len(), 1);
+        assert_eq!(produced[0].tx_count, 2);
         history.push(expected.clone());
     }
     assert_eq!(sent.len(), 20);
 
-    let status = q
-        .get_status(api::GetStatusRequest {})
-        .await
-        .unwrap()
-        .into_inner();
+    let status = n.kit.status().await.unwrap();
     assert_eq!(status.height, 10);
     assert_eq!(status.chain_id, CHAIN_ID);
     assert_eq!(status.mempool_size, 0);
     assert_eq!(status.validator, v.public().to_string());
 
+    let listed = n.kit.blocks(1, 10).await.unwrap();
+    assert_eq!(listed.len(), 10, "ListBlocks returns the whole range");
     for h in 1..=10u64 {
-        let by_height = q
-            .get_block(api::BlockId {
-                id: Some(api::block_id::Id::Height(h)),
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let by_height = n.kit.block(h).await.unwrap();
+        assert_eq!(
+            by_height,
+            listed[h as usize - 1],
+            "ListBlocks = GetBlock at {h}"
+        );
         let header = by_height.header.clone().unwrap();
-        let by_hash = q
-            .get_block(api::BlockId {
-                id: Some(api::block_id::Id::Hash(header.hash.clone())),
+        let by_hash = n
+            .kit
+            .block_by(api::GetBlockRequest {
+                id: Some(api::get_block_request::Id::Hash(header.hash.clone())),
             })
             .await
-            .unwrap()
-            .into_inner();
+            .unwrap();
         assert_eq!(by_height, by_hash);
         assert_eq!(header.producer, v.public().to_string());
         let want: Vec<String> = sent
             .iter()
             .filter(|(_, b, _)| u64::from(*b) == h)
-            .map(|(t, _, _)| node::chain::types::to_hex(&t.hash()))
+            .map(|(t, _, _)| to_hex(&t.hash()))
             .collect();
         let got: Vec<String> = by_height
             .transactions
@@ -120,49 +102,32 @@ async fn produce_ten_blocks_with_twenty_transfers_and_query_them_back() {
             got, want,
             "block {h} holds the transfers submitted for it, in order"
         );
-        let only_header = q
-            .get_header(api::BlockId {
-                id: Some(api::block_id::Id::Height(h)),
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        assert_eq!(only_header, header);
+        assert_eq!(n.kit.header(h).await.unwrap(), header);
     }
     for (tx, block, k) in &sent {
-        let info = q
-            .get_transaction(api::GetTransactionRequest {
-                hash: node::chain::types::to_hex(&tx.hash()),
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let info = n.kit.transaction(&to_hex(&tx.hash())).await.unwrap();
         assert_eq!((info.height, info.index), (u64::from(*block), *k));
         assert_eq!(info.transaction.unwrap().amount, tx.amount);
     }
     let fees: u64 = sent.iter().map(|(t, _, _)| t.fee).sum();
-    let producer = q
-        .get_account(api::GetAccountRequest {
-            address: v.public().address().to_string(),
-            height: None,
-            include_proof: false,
-        })
+    let producer = n
+        .kit
+        .account(&v.public().address().to_string(), None, false)
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(producer.balance, fees, "every fee went to the producer");
 
     for (height, snapshot) in history.iter().enumerate() {
         for i in 0..5u32 {
-            let a = q
-                .get_account(api::GetAccountRequest {
-                    address: dev(i).public().address().to_string(),
-                    height: Some(height as u64),
-                    include_proof: true,
-                })
+            let a = n
+                .kit
+                .account(
+                    &dev(i).public().address().to_string(),
+                    Some(height as u64),
+                    true,
+                )
                 .await
-                .unwrap()
-                .into_inner();
+                .unwrap();
             assert_eq!(
                 (a.balance, a.nonce),
                 (snapshot[&i].balance, snapshot[&i].nonce),
@@ -183,17 +148,20 @@ async fn produce_ten_blocks_with_twenty_transfers_and_query_them_back() {
             );
         }
     }
-    let verify = verify(&n.addr).await;
+    assert_eq!(testkit::check_transfers(&n.kit, 10).await.unwrap(), 6);
+    let verify = n.kit.verify_chain().await.unwrap();
     assert!(verify.ok, "{:?}", verify.fault);
     assert_eq!(verify.blocks_checked, 11);
     n.node.shutdown().await;
 }
 
+/// The request fails with `code`, a message mentioning `words`, and `ErrorInfo.reason` `reason`.
 fn expect<T: std::fmt::Debug>(
     r: Result<tonic::Response<T>, tonic::Status>,
     code: Code,
+    reason: &str,
     words: &str,
-) {
+) -> HashMap<String, String> {
     let e = r.expect_err("request must fail");
     assert_eq!(e.code(), code, "{}", e.message());
     assert!(
@@ -201,6 +169,18 @@ fn expect<T: std::fmt::Debug>(
         "message {:?} should mention {words:?}",
         e.message()
     );
+    let info = e
+        .get_details_error_info()
+        .unwrap_or_else(|| panic!("{:?} carries no ErrorInfo", e.message()));
+    assert_eq!(info.reason, reason, "{}", e.message());
+    assert_eq!(info.domain, "luxtensor.node.v1");
+    info.metadata
+}
+
+fn by_hash(hash: &str) -> api::GetBlockRequest {
+    api::GetBlockRequest {
+        id: Some(api::get_block_request::Id::Hash(hash.into())),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -209,41 +189,49 @@ async fn bad_requests_get_precise_errors_and_control_needs_the_token() {
     let g = genesis(std::slice::from_ref(&v), 5);
     let n = start(Spec::new(&g).key(v.clone())).await;
     let mut q = query(&n.addr).await;
-    expect(
-        q.get_block(api::BlockId {
-            id: Some(api::block_id::Id::Hash("0x1234".into())),
-        })
-        .await,
+    let m = expect(
+        q.get_block(by_hash("0x1234")).await,
         Code::InvalidArgument,
+        "INVALID_FIELD",
         "expected 32 bytes",
     );
+    assert_eq!(m["field"], "hash");
     expect(
-        q.get_block(api::BlockId {
-            id: Some(api::block_id::Id::Hash("zz".into())),
-        })
-        .await,
+        q.get_block(by_hash("zz")).await,
         Code::InvalidArgument,
+        "INVALID_FIELD",
         "not valid hex",
     );
-    expect(
-        q.get_block(api::BlockId {
-            id: Some(api::block_id::Id::Height(99)),
+    let m = expect(
+        q.get_block(api::GetBlockRequest {
+            id: Some(api::get_block_request::Id::Height(99)),
         })
         .await,
-        Code::InvalidArgument,
-        "unknown height 99",
+        Code::OutOfRange,
+        "HEIGHT_ABOVE_HEAD",
+        "above the head",
     );
+    assert_eq!((m["height"].as_str(), m["head"].as_str()), ("99", "0"));
     expect(
-        q.get_block(api::BlockId { id: None }).await,
-        Code::InvalidArgument,
-        "height or a hash",
-    );
-    expect(
-        q.get_block(api::BlockId {
-            id: Some(api::block_id::Id::Hash(format!("0x{}", "00".repeat(32)))),
+        q.get_header(api::GetHeaderRequest {
+            id: Some(api::get_header_request::Id::Height(1)),
         })
         .await,
+        Code::OutOfRange,
+        "HEIGHT_ABOVE_HEAD",
+        "above the head",
+    );
+    expect(
+        q.get_block(api::GetBlockRequest { id: None }).await,
+        Code::InvalidArgument,
+        "MISSING_FIELD",
+        "height or hash",
+    );
+    expect(
+        q.get_block(by_hash(&format!("0x{}", "00".repeat(32))))
+            .await,
         Code::NotFound,
+        "BLOCK_NOT_FOUND",
         "no block",
     );
     expect(
@@ -254,7 +242,19 @@ async fn bad_requests_get_precise_errors_and_control_needs_the_token() {
         })
         .await,
         Code::InvalidArgument,
+        "INVALID_FIELD",
         "address",
+    );
+    expect(
+        q.get_account(api::GetAccountRequest {
+            address: dev(0).public().address().to_string(),
+            height: Some(3),
+            include_proof: false,
+        })
+        .await,
+        Code::OutOfRange,
+        "HEIGHT_ABOVE_HEAD",
+        "above the head",
     );
     expect(
         q.get_transaction(api::GetTransactionRequest {
@@ -262,6 +262,7 @@ async fn bad_requests_get_precise_errors_and_control_needs_the_token() {
         })
         .await,
         Code::NotFound,
+        "TRANSACTION_NOT_FOUND",
         "no canonical transaction",
     );
     expect(
@@ -270,7 +271,18 @@ async fn bad_requests_get_precise_errors_and_control_needs_the_token() {
             to_height: Some(5),
         })
         .await,
-        Code::InvalidArgument,
+        Code::OutOfRange,
+        "HEIGHT_ABOVE_HEAD",
+        "above the head",
+    );
+    expect(
+        q.list_blocks(api::ListBlocksRequest {
+            from_height: 0,
+            to_height: Some(2),
+        })
+        .await,
+        Code::OutOfRange,
+        "HEIGHT_ABOVE_HEAD",
         "above the head",
     );
 
@@ -282,7 +294,8 @@ async fn bad_requests_get_precise_errors_and_control_needs_the_token() {
                 transfers_per_block: 0,
             })
             .await,
-        Code::PermissionDenied,
+        Code::Unauthenticated,
+        "MISSING_TOKEN",
         "Bearer",
     );
     let mut wrong = control_with(&n.addr, Some("guess")).await;
@@ -293,25 +306,28 @@ async fn bad_requests_get_precise_errors_and_control_needs_the_token() {
                 transfers_per_block: 0,
             })
             .await,
-        Code::PermissionDenied,
+        Code::Unauthenticated,
+        "WRONG_TOKEN",
         "does not match",
     );
     assert_eq!(
-        status(&n.addr).await.height,
+        n.kit.status().await.unwrap().height,
         0,
         "refused calls changed nothing"
     );
 
-    let mut ctl = control(&n.addr).await;
-    expect(
+    let mut ctl = control_with(&n.addr, Some(TOKEN)).await;
+    let m = expect(
         ctl.produce_blocks(api::ProduceBlocksRequest {
             count: 0,
             transfers_per_block: 0,
         })
         .await,
         Code::InvalidArgument,
+        "VALUE_OUT_OF_BOUNDS",
         "count",
     );
+    assert_eq!(m["max"], "1000");
     expect(
         ctl.produce_blocks(api::ProduceBlocksRequest {
             count: 1,
@@ -319,41 +335,60 @@ async fn bad_requests_get_precise_errors_and_control_needs_the_token() {
         })
         .await,
         Code::InvalidArgument,
+        "VALUE_OUT_OF_BOUNDS",
         "transfers_per_block",
     );
+    let mut txs = transactions(&n.addr).await;
+    let submit = |tx: Option<api::Transaction>| api::SubmitTransactionRequest { transaction: tx };
     let mut tx = transfer(&dev(0), 0, dev(1).public().address(), 5, 1);
     tx.amount = 6;
     expect(
-        ctl.submit_transaction(api::SubmitTransactionRequest {
-            transaction: Some(api_tx(&tx)),
-        })
-        .await,
+        txs.submit_transaction(submit(Some(api_tx(&tx)))).await,
         Code::InvalidArgument,
+        "BAD_SIGNATURE",
         "bad signature",
     );
     let tx = transfer(&dev(0), 3, dev(1).public().address(), 5, 1);
-    expect(
-        ctl.submit_transaction(api::SubmitTransactionRequest {
-            transaction: Some(api_tx(&tx)),
-        })
-        .await,
-        Code::InvalidArgument,
+    let m = expect(
+        txs.submit_transaction(submit(Some(api_tx(&tx)))).await,
+        Code::FailedPrecondition,
+        "NONCE_TOO_HIGH",
         "nonce too high",
     );
+    assert_eq!((m["expected"].as_str(), m["got"].as_str()), ("0", "3"));
     let tx = transfer(&dev(0), 0, dev(1).public().address(), DEV_BALANCE, 1);
-    expect(
-        ctl.submit_transaction(api::SubmitTransactionRequest {
-            transaction: Some(api_tx(&tx)),
-        })
-        .await,
-        Code::InvalidArgument,
+    let m = expect(
+        txs.submit_transaction(submit(Some(api_tx(&tx)))).await,
+        Code::FailedPrecondition,
+        "INSUFFICIENT_BALANCE",
         "insufficient balance",
     );
+    assert_eq!(m["available"], DEV_BALANCE.to_string());
     expect(
-        ctl.submit_transaction(api::SubmitTransactionRequest { transaction: None })
+        txs.submit_transaction(submit(None)).await,
+        Code::InvalidArgument,
+        "MISSING_FIELD",
+        "missing",
+    );
+    let mut other_chain = transfer(&dev(0), 0, dev(1).public().address(), 5, 1);
+    other_chain.chain_id = CHAIN_ID + 1;
+    other_chain.signature = dev(0).sign(&other_chain.signing_message());
+    expect(
+        txs.submit_transaction(submit(Some(api_tx(&other_chain))))
             .await,
         Code::InvalidArgument,
-        "missing",
+        "WRONG_CHAIN",
+        "wrong chain",
+    );
+    let ok = transfer(&dev(0), 0, dev(1).public().address(), 5, 1);
+    txs.submit_transaction(submit(Some(api_tx(&ok))))
+        .await
+        .unwrap();
+    expect(
+        txs.submit_transaction(submit(Some(api_tx(&ok)))).await,
+        Code::AlreadyExists,
+        "ALREADY_PENDING",
+        "already pending",
     );
     expect(
         ctl.add_peer(api::AddPeerRequest {
@@ -361,37 +396,22 @@ async fn bad_requests_get_precise_errors_and_control_needs_the_token() {
         })
         .await,
         Code::InvalidArgument,
+        "PEER_REFUSED",
         "host:port",
     );
 
     // Generated transfers between dev accounts; then replays are refused as nonce too low.
-    let blocks = ctl
-        .produce_blocks(api::ProduceBlocksRequest {
-            count: 3,
-            transfers_per_block: 4,
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .blocks;
+    let blocks = n.kit.produce(3, 4).await.unwrap();
     assert_eq!(
         blocks.iter().map(|b| b.tx_count).collect::<Vec<_>>(),
-        vec![4, 4, 4]
+        vec![5, 4, 4],
+        "the pending transfer joins the first block's generated ones"
     );
-    let first = q
-        .get_block(api::BlockId {
-            id: Some(api::block_id::Id::Height(1)),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let replay = first.transactions[0].clone();
+    let replay = n.kit.block(1).await.unwrap().transactions[0].clone();
     expect(
-        ctl.submit_transaction(api::SubmitTransactionRequest {
-            transaction: Some(replay),
-        })
-        .await,
-        Code::InvalidArgument,
+        txs.submit_transaction(submit(Some(replay))).await,
+        Code::FailedPrecondition,
+        "NONCE_TOO_LOW",
         "nonce too low",
     );
 

@@ -1,9 +1,7 @@
 //! The state trie reproduces every root of the Ethereum reference vectors in
-//! `../shared/vectors/ethereum-trie/` (ethereum/tests TrieTests and py-trie generated cases), both
+//! `node/tests/vectors/ethereum-trie/` (ethereum/tests TrieTests and py-trie generated cases), both
 //! built in one go and built incrementally over a node store with commits in between; proofs of
 //! every key (and of every deleted key's absence) verify against the roots.
-
-mod common;
 
 use std::collections::BTreeMap;
 
@@ -22,7 +20,7 @@ type Ops = Vec<(Vec<u8>, Option<Vec<u8>>)>;
 type Model = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 
 fn load(file: &str) -> Vec<(String, Ops, String)> {
-    let path = common::vectors_dir("ethereum-trie").join(file);
+    let path = crate::common::vectors_dir("ethereum-trie").join(file);
     let json: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let mut cases = Vec::new();
     for (name, case) in json.as_object().unwrap() {

@@ -1,10 +1,8 @@
-//! ed25519 edge cases (`../shared/vectors/ed25519-speccheck/cases.json`, from
+//! ed25519 edge cases (`node/tests/vectors/ed25519-speccheck/cases.json`, from
 //! novifinancial/ed25519-speccheck) pin our single acceptance rule, ZIP 215: cofactored
 //! verification, canonical S required, any decodable encoding of A and R accepted. Each case's
 //! verdict is stated below and must be the same through every verification path: single, batch
 //! (alone and mixed into a batch of valid signatures) and parallel.
-
-mod common;
 
 use node::chain::crypto::{Keypair, VerifyItem, verify, verify_batch, verify_parallel};
 use node::chain::{PublicKey, Signature};
@@ -49,7 +47,7 @@ const EXPECTED: [(bool, &str); 10] = [
 ];
 
 fn cases() -> Vec<(PublicKey, Vec<u8>, Signature)> {
-    let path = common::vectors_dir("ed25519-speccheck").join("cases.json");
+    let path = crate::common::vectors_dir("ed25519-speccheck").join("cases.json");
     let json: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     json.as_array()
         .unwrap()

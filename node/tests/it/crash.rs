@@ -4,12 +4,10 @@
 //! is canonical above the head, the chain re-verifies (links, signatures, roots, re-execution), and
 //! the child resumes from there.
 
-mod common;
-
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use node::ledger::{Ledger, now_ms};
 use rand::Rng;
 
@@ -68,7 +66,7 @@ fn sigkill_during_imports_never_leaves_a_half_block() {
     for round in 0..kills {
         let mut child = Command::new(&exe)
             .args([
-                "crash_child",
+                "crash::crash_child",
                 "--exact",
                 "--ignored",
                 "--nocapture",

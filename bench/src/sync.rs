@@ -1,4 +1,4 @@
-//! `luxtensor bench sync`: measures catch-up over real gRPC on loopback. For each case it builds a
+//! `luxtensor-bench sync`: measures catch-up over real gRPC on loopback. For each case it builds a
 //! chain on a source node (N blocks of M signed transfers across K dev accounts), starts a fresh
 //! node as a separate process that syncs from it, and times until the new node's head and state
 //! root equal the source's. It also measures the header phase alone (download and full validation
@@ -11,19 +11,20 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::chain::crypto::{self, Keypair, VerifyItem};
-use crate::chain::genesis::{GenesisAccount, dev_keypair};
-use crate::chain::{Genesis, Header, PublicKey, Signature};
-use crate::config::NodeConfig;
-use crate::ledger::Ledger;
-use crate::mempool::Mempool;
-use crate::producer::Producer;
-use crate::sync::grpc::{GrpcPeer, GrpcTimeouts};
-use crate::sync::peer::PeerClient;
+use node::chain::crypto::{self, Keypair, VerifyItem};
+use node::chain::genesis::{GenesisAccount, dev_keypair};
+use node::chain::{Genesis, Header, PublicKey, Signature};
+use node::config::NodeConfig;
+use node::ledger::Ledger;
+use node::mempool::Mempool;
+use node::producer::Producer;
+use node::sync::grpc::{GrpcPeer, GrpcTimeouts};
+use node::sync::headers::validate_headers;
+use node::sync::peer::PeerClient;
 
 /// Why a benchmark failed.
 #[derive(Debug, thiserror::Error)]
-pub enum BenchError {
+pub(crate) enum BenchError {
     /// Setting up or running a node failed.
     #[error("{0}")]
     Setup(String),
@@ -35,70 +36,70 @@ fn setup(e: impl std::fmt::Display) -> BenchError {
 
 /// One benchmark case.
 #[derive(Clone, Debug, serde::Serialize)]
-pub struct Case {
+pub(crate) struct Case {
     /// Name.
-    pub name: String,
+    pub(crate) name: String,
     /// Blocks in the source chain.
-    pub blocks: u64,
+    pub(crate) blocks: u64,
     /// Transfers per block.
-    pub transfers: u32,
+    pub(crate) transfers: u32,
     /// Funded accounts the transfers move between.
-    pub accounts: u32,
+    pub(crate) accounts: u32,
     /// Header phase only (no bodies, no node process).
-    pub headers_only: bool,
+    pub(crate) headers_only: bool,
 }
 
 /// Raw ed25519 verification rates of this machine (signatures per second).
 #[derive(Clone, Debug, serde::Serialize)]
-pub struct VerifyRates {
+pub(crate) struct VerifyRates {
     /// One signature at a time, one core.
-    pub single_one_core: f64,
+    pub(crate) single_one_core: f64,
     /// Batches of 1024, one core.
-    pub batch_one_core: f64,
+    pub(crate) batch_one_core: f64,
     /// Batches split over all cores.
-    pub batch_all_cores: f64,
+    pub(crate) batch_all_cores: f64,
     /// Cores used.
-    pub cores: usize,
+    pub(crate) cores: usize,
 }
 
 /// Measured figures of one case (medians over the runs).
 #[derive(Clone, Debug, serde::Serialize)]
-pub struct CaseResult {
+pub(crate) struct CaseResult {
     /// The case.
-    pub case: Case,
+    pub(crate) case: Case,
     /// Wall times of each run (s).
-    pub runs_secs: Vec<f64>,
+    pub(crate) runs_secs: Vec<f64>,
     /// Median wall time (s).
-    pub median_secs: f64,
+    pub(crate) median_secs: f64,
     /// Blocks per second.
-    pub blocks_per_sec: f64,
+    pub(crate) blocks_per_sec: f64,
     /// Transactions per second.
-    pub txs_per_sec: f64,
+    pub(crate) txs_per_sec: f64,
     /// Signatures verified per second (transactions + headers).
-    pub sigs_per_sec: f64,
+    pub(crate) sigs_per_sec: f64,
     /// sigs_per_sec / all-core batch verification rate.
-    pub ratio_to_verify_limit: f64,
+    pub(crate) ratio_to_verify_limit: f64,
     /// Peak RSS of the syncing process (MiB), max over runs.
-    pub peak_rss_mib: f64,
+    pub(crate) peak_rss_mib: f64,
     /// Loopback bytes received during the median run (MiB).
-    pub loopback_mib: f64,
+    pub(crate) loopback_mib: f64,
     /// Time to generate the source chain (s).
-    pub generate_secs: f64,
+    pub(crate) generate_secs: f64,
 }
 
 /// The whole report.
 #[derive(Clone, Debug, serde::Serialize)]
-pub struct Report {
+pub(crate) struct Report {
     /// CPU model.
-    pub cpu: String,
+    pub(crate) cpu: String,
     /// Verification rates.
-    pub verify: VerifyRates,
+    pub(crate) verify: VerifyRates,
     /// Cases.
-    pub cases: Vec<CaseResult>,
+    pub(crate) cases: Vec<CaseResult>,
 }
 
 /// Measures this machine's ed25519 verification rates.
-pub fn verify_rates() -> VerifyRates {
+pub(crate) fn verify_rates() -> VerifyRates {
     // Distinct keys, as in blocks of transfers from distinct senders (the batch verifier would
     // coalesce repeated keys and overstate the rate).
     let n = 8192usize;
@@ -259,7 +260,7 @@ async fn sync_once(
             .connect()
             .await
         {
-            let mut q = proto::node::v1::query_client::QueryClient::new(channel);
+            let mut q = proto::node::v1::query_service_client::QueryServiceClient::new(channel);
             loop {
                 match q.get_status(proto::node::v1::GetStatusRequest {}).await {
                     Ok(s) => {
@@ -305,22 +306,26 @@ async fn headers_once(ledger: &Ledger, source: &str, blocks: u64) -> Result<f64,
         if headers.is_empty() {
             return Err(setup("source served no headers"));
         }
-        let now = crate::ledger::now_ms();
-        for h in &headers {
-            rules
-                .check_header_fields(&parent, &parent_hash, h, now)
-                .map_err(setup)?;
-            parent_hash = h.hash();
-            parent = h.clone();
-        }
-        rules.check_header_signatures(&headers).map_err(setup)?;
+        let hashes = validate_headers(
+            &rules,
+            &parent,
+            parent_hash,
+            &headers,
+            node::ledger::now_ms(),
+        )
+        .map_err(setup)?;
+        parent_hash = *hashes.last().expect("validated runs are not empty");
+        parent = headers
+            .last()
+            .expect("validated runs are not empty")
+            .clone();
         got += headers.len() as u64;
     }
     Ok(start.elapsed().as_secs_f64())
 }
 
 /// Runs `cases` `runs` times each, with chains cached under `work`.
-pub async fn run(
+pub(crate) async fn run(
     cases: &[Case],
     runs: usize,
     work: &Path,
@@ -348,12 +353,12 @@ pub async fn run(
             g.clone(),
         );
         config.sync.peer_exchange = false;
-        let source = crate::Node::start(config).await.map_err(setup)?;
+        let source = node::Node::start(config).await.map_err(setup)?;
         let addr = source.local_addr().to_string();
         let head = source.ledger().head();
         let want = (
-            crate::chain::types::to_hex(&head.hash),
-            crate::chain::types::to_hex(&head.header.state_root),
+            node::chain::types::to_hex(&head.hash),
+            node::chain::types::to_hex(&head.header.state_root),
         );
         let mut times = Vec::new();
         let mut rss: f64 = 0.0;
@@ -415,7 +420,7 @@ pub async fn run(
 }
 
 /// The report as a table.
-pub fn table(r: &Report) -> String {
+pub(crate) fn table(r: &Report) -> String {
     let mut out = format!(
         "CPU: {} ({} cores)\ned25519 verify/s: single 1 core {:.0} | batch 1 core {:.0} | batch all cores {:.0}\n\n",
         r.cpu,

@@ -1,41 +1,24 @@
-//! Helpers shared by the node's integration tests.
+//! Helpers shared by the node's integration tests: chains built with the node library, nodes
+//! started in this process on loopback ports, and raw gRPC clients for the tests that inspect
+//! status codes. Everything that checks nodes over gRPC (waiting, convergence, replay, query
+//! answers) is `testkit`'s.
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// `../shared/vectors/<name>` beside the repository (override with `LUXTENSOR_VECTORS`). Panics
-/// with a clear message when missing: these tests never skip.
+/// `node/tests/vectors/<name>`, inside the repository. Panics with a clear message when missing:
+/// these tests never skip.
 pub fn vectors_dir(name: &str) -> PathBuf {
-    let base = std::env::var_os("LUXTENSOR_VECTORS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors"));
-    let dir = base.join(name);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/vectors")
+        .join(name);
     assert!(
         dir.is_dir(),
-        "test vectors not found at {} (set LUXTENSOR_VECTORS to the shared/vectors folder)",
+        "test vectors not found at {} (they are part of the repository: is the checkout complete?)",
         dir.display()
     );
     dir
-}
-
-/// Polls `check` until it returns `Some`, or panics with `what` after `timeout`.
-pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 use node::chain::crypto::Keypair;
@@ -127,18 +110,24 @@ use node::Node;
 use node::config::NodeConfig;
 use node::sync::Misbehave;
 use proto::node::v1 as api;
-use proto::node::v1::control_client::ControlClient;
-use proto::node::v1::query_client::QueryClient;
+use proto::node::v1::control_service_client::ControlServiceClient;
+use proto::node::v1::query_service_client::QueryServiceClient;
+use proto::node::v1::transaction_service_client::TransactionServiceClient;
+use testkit::NodeClient;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 pub const TOKEN: &str = "test-token";
+/// Deadline of every wait in these tests.
+pub const T: Duration = Duration::from_secs(30);
 
 /// A node running in this process on a loopback port, with its own RocksDB in a temp dir.
 pub struct TestNode {
     pub node: Node,
     pub dir: tempfile::TempDir,
     pub addr: String,
+    /// The node through testkit (query and control, with the token).
+    pub kit: NodeClient,
 }
 
 /// How to start a test node.
@@ -207,11 +196,58 @@ pub fn node_config(spec: &Spec, dir: &std::path::Path) -> NodeConfig {
     c
 }
 
+/// The testkit client of a node at `addr` (host:port), with the test token.
+pub fn kit(addr: &str) -> NodeClient {
+    NodeClient::new(addr, &format!("http://{addr}"), None, Some(TOKEN)).unwrap()
+}
+
 pub async fn start(spec: Spec) -> TestNode {
     let dir = tempfile::tempdir().unwrap();
     let node = Node::start(node_config(&spec, dir.path())).await.unwrap();
     let addr = node.local_addr().to_string();
-    TestNode { node, dir, addr }
+    let kit = kit(&addr);
+    TestNode {
+        node,
+        dir,
+        addr,
+        kit,
+    }
+}
+
+/// testkit's convergence proof (same head, every block, state root, every touched account,
+/// re-verification) over `nodes`, at `min_height` or above.
+pub async fn converged(nodes: &[&TestNode], min_height: u64) -> testkit::Converged {
+    let kits: Vec<&NodeClient> = nodes.iter().map(|n| &n.kit).collect();
+    testkit::converge(&kits, min_height, T)
+        .await
+        .unwrap_or_else(|e| panic!("nodes did not converge: {e}"))
+}
+
+/// Waits until `node` reports `height` or more.
+pub async fn wait_height(node: &TestNode, height: u64) {
+    testkit::wait_for_height(&node.kit, height, T)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Waits until `check` yields `Some`.
+pub async fn wait_until<V, F, Fut>(what: &str, check: F) -> V
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<V>>,
+{
+    testkit::wait_for(what, T, check)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Whether `node` lists `peer` in `state`.
+pub async fn peer_is(node: &TestNode, peer: &str, state: api::PeerState) -> bool {
+    node.kit.status().await.is_ok_and(|s| {
+        s.peers
+            .iter()
+            .any(|p| p.address == peer && p.state() == state)
+    })
 }
 
 pub async fn channel(addr: &str) -> Channel {
@@ -222,15 +258,22 @@ pub async fn channel(addr: &str) -> Channel {
         .unwrap()
 }
 
-pub async fn query(addr: &str) -> QueryClient<Channel> {
-    QueryClient::new(channel(addr).await)
+/// A raw query client (for tests that inspect status codes).
+pub async fn query(addr: &str) -> QueryServiceClient<Channel> {
+    QueryServiceClient::new(channel(addr).await)
+}
+
+/// A raw transaction client.
+pub async fn transactions(addr: &str) -> TransactionServiceClient<Channel> {
+    TransactionServiceClient::new(channel(addr).await)
 }
 
 pub type AuthFn =
     Box<dyn FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Send>;
 
-pub type Control = ControlClient<InterceptedService<Channel, AuthFn>>;
+pub type Control = ControlServiceClient<InterceptedService<Channel, AuthFn>>;
 
+/// A raw control client sending `token` (or no token).
 pub async fn control_with(addr: &str, token: Option<&str>) -> Control {
     let header = token.map(|t| {
         format!("Bearer {t}")
@@ -243,122 +286,5 @@ pub async fn control_with(addr: &str, token: Option<&str>) -> Control {
         }
         Ok(r)
     });
-    ControlClient::with_interceptor(channel(addr).await, f)
-}
-
-pub async fn control(addr: &str) -> Control {
-    control_with(addr, Some(TOKEN)).await
-}
-
-pub async fn status(addr: &str) -> api::ChainStatus {
-    query(addr)
-        .await
-        .get_status(api::GetStatusRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-}
-
-pub async fn produce(addr: &str, count: u32, transfers: u32) -> Vec<api::Header> {
-    control(addr)
-        .await
-        .produce_blocks(api::ProduceBlocksRequest {
-            count,
-            transfers_per_block: transfers,
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .blocks
-}
-
-/// Waits until the node at `addr` reports `height` or more.
-pub async fn wait_height(addr: &str, height: u64, timeout: Duration) {
-    let mut q = query(addr).await;
-    wait_for(&format!("{addr} to reach height {height}"), timeout, || {
-        let mut q = q.clone();
-        async move {
-            let s = q
-                .get_status(api::GetStatusRequest {})
-                .await
-                .ok()?
-                .into_inner();
-            (s.height >= height).then_some(())
-        }
-    })
-    .await;
-    let _ = &mut q;
-}
-
-/// Every canonical block hash from 0 to `to` on a node.
-pub async fn hashes(addr: &str, to: u64) -> Vec<String> {
-    let mut q = query(addr).await;
-    let mut out = Vec::new();
-    for h in 0..=to {
-        let header = q
-            .get_header(api::BlockId {
-                id: Some(api::block_id::Id::Height(h)),
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        out.push(header.hash);
-    }
-    out
-}
-
-/// `VerifyChain` over the whole stored chain of a node.
-pub async fn verify(addr: &str) -> api::VerifyChainResponse {
-    query(addr)
-        .await
-        .verify_chain(api::VerifyChainRequest {
-            from_height: 0,
-            to_height: None,
-        })
-        .await
-        .unwrap()
-        .into_inner()
-}
-
-/// Waits until every node has the same head hash at `height` or above, then checks that they
-/// agree on every block hash, the state root, and that their chains verify.
-pub async fn assert_converged(
-    addrs: &[&str],
-    min_height: u64,
-    timeout: Duration,
-) -> api::ChainStatus {
-    let statuses = wait_for(
-        &format!("{addrs:?} to converge at height >= {min_height}"),
-        timeout,
-        || async {
-            let mut all = Vec::new();
-            for a in addrs {
-                all.push(
-                    query(a)
-                        .await
-                        .get_status(api::GetStatusRequest {})
-                        .await
-                        .ok()?
-                        .into_inner(),
-                );
-            }
-            let first = &all[0];
-            (first.height >= min_height
-                && all
-                    .iter()
-                    .all(|s| s.head_hash == first.head_hash && s.height == first.height))
-            .then_some(all)
-        },
-    )
-    .await;
-    let head = statuses[0].clone();
-    let reference = hashes(addrs[0], head.height).await;
-    for (a, s) in addrs.iter().zip(&statuses) {
-        assert_eq!(s.state_root, head.state_root, "{a}: state root");
-        assert_eq!(hashes(a, head.height).await, reference, "{a}: block hashes");
-        let v = verify(a).await;
-        assert!(v.ok, "{a}: verify chain found {:?}", v.fault);
-        assert_eq!(v.blocks_checked, head.height + 1);
-    }
-    head
+    ControlServiceClient::with_interceptor(channel(addr).await, f)
 }

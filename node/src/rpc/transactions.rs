@@ -1,0 +1,54 @@
+//! `luxtensor.node.v1.TransactionService`: public transaction submission. A signed transaction is
+//! checked against the head state (chain, signature, nonce, balance) and admitted to the mempool,
+//! or refused with a precise reason.
+
+use std::sync::Arc;
+
+use proto::node::v1 as api;
+use tonic::{Request, Response, Status};
+
+use super::convert::tx_from_api;
+use super::errors::RequestError;
+use crate::chain::types::to_hex;
+use crate::ledger::Ledger;
+use crate::mempool::Mempool;
+
+/// The transaction service.
+#[derive(Clone, Debug)]
+pub struct TransactionService {
+    ledger: Arc<Ledger>,
+    mempool: Arc<Mempool>,
+}
+
+impl TransactionService {
+    /// A transaction service feeding `mempool`.
+    pub fn new(ledger: Arc<Ledger>, mempool: Arc<Mempool>) -> Self {
+        Self { ledger, mempool }
+    }
+}
+
+#[tonic::async_trait]
+impl api::transaction_service_server::TransactionService for TransactionService {
+    async fn submit_transaction(
+        &self,
+        request: Request<api::SubmitTransactionRequest>,
+    ) -> Result<Response<api::SubmitTransactionResponse>, Status> {
+        let tx = request
+            .into_inner()
+            .transaction
+            .ok_or(RequestError::Missing {
+                field: "transaction",
+            })?;
+        let tx = tx_from_api(&tx)?;
+        let head = self.ledger.head();
+        let (account, _) =
+            self.ledger
+                .account(&head.header.state_root, &tx.sender_address(), false)?;
+        let hash = self
+            .mempool
+            .submit(tx, self.ledger.rules(), account.unwrap_or_default())?;
+        Ok(Response::new(api::SubmitTransactionResponse {
+            hash: to_hex(&hash),
+        }))
+    }
+}

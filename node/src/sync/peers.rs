@@ -1,0 +1,226 @@
+//! Peer management for the sync engine: one client per peer address (made lazily through the
+//! [`Connector`]), periodic handshakes that refresh each peer's status, peer exchange, head
+//! subscriptions that wake the engine when a peer announces a new head, and the choice of the peer
+//! to sync from. What each peer did is recorded in the [`PeerBook`]; this module only talks.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::{StreamExt, stream};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::book::{Fault, PeerBook};
+use super::peer::{Connector, PeerClient, PeerError, PeerStatus};
+use crate::chain::Hash;
+use crate::chain::types::to_hex;
+
+/// Handshakes run concurrently at most this many at a time.
+const PARALLEL_HANDSHAKES: usize = 8;
+
+/// True when a chain with head (height, hash) beats ours under fork choice (longer, then the lower
+/// head hash).
+pub fn beats(height: u64, hash: &Hash, our_height: u64, our_hash: &Hash) -> bool {
+    height > our_height || (height == our_height && hash < our_hash)
+}
+
+/// The peers the engine talks to.
+pub struct PeerSet {
+    book: Arc<PeerBook>,
+    connector: Arc<dyn Connector>,
+    clients: Mutex<HashMap<String, Arc<dyn PeerClient>>>,
+    subscribed: Arc<Mutex<HashSet<String>>>,
+    wake: Arc<Notify>,
+    own_address: String,
+}
+
+impl std::fmt::Debug for PeerSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "PeerSet({} clients)",
+            self.clients.lock().expect("clients lock").len()
+        )
+    }
+}
+
+impl PeerSet {
+    /// Peers from `book`, reached through `connector`; `own_address` (ours, possibly empty) is
+    /// never added from peer exchange.
+    pub fn new(book: Arc<PeerBook>, connector: Arc<dyn Connector>, own_address: String) -> Self {
+        Self {
+            book,
+            connector,
+            clients: Mutex::new(HashMap::new()),
+            subscribed: Arc::new(Mutex::new(HashSet::new())),
+            wake: Arc::new(Notify::new()),
+            own_address,
+        }
+    }
+
+    /// The peer book.
+    pub fn book(&self) -> &Arc<PeerBook> {
+        &self.book
+    }
+
+    /// Wakes whoever waits in [`PeerSet::woken`].
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Completes when a peer announced a new head or [`PeerSet::wake`] was called.
+    pub async fn woken(&self) {
+        self.wake.notified().await;
+    }
+
+    /// The client for `address`, made on first use.
+    pub fn client(&self, address: &str) -> Result<Arc<dyn PeerClient>, Fault> {
+        let mut clients = self.clients.lock().expect("clients lock");
+        if let Some(c) = clients.get(address) {
+            return Ok(c.clone());
+        }
+        let c = self
+            .connector
+            .connect(address)
+            .map_err(|e| Fault::from_peer_error(address, &e))?;
+        clients.insert(address.to_string(), c.clone());
+        Ok(c)
+    }
+
+    /// Records a fault in the book.
+    pub fn penalize(&self, fault: &Fault) {
+        self.book
+            .penalize(&fault.peer, fault.offence, &fault.reason);
+    }
+
+    /// Handshakes every peer that is due (`interval` since its last handshake), recording the
+    /// statuses; peers of another network are never asked again.
+    pub async fn refresh(&self, ours: &PeerStatus, interval: Duration) {
+        let due = self.book.due_for_handshake(interval);
+        stream::iter(due)
+            .for_each_concurrent(PARALLEL_HANDSHAKES, |address| async move {
+                let client = match self.client(&address) {
+                    Ok(c) => c,
+                    Err(fault) => return self.penalize(&fault),
+                };
+                match client.handshake(ours).await {
+                    Ok(status)
+                        if status.chain_id != ours.chain_id
+                            || status.genesis_hash != ours.genesis_hash =>
+                    {
+                        tracing::warn!(target: "sync::peers", peer = address, chain_id = status.chain_id, genesis = %to_hex(&status.genesis_hash), "peer is on another network; never asking it again");
+                        self.book.mark_incompatible(&address);
+                    }
+                    Ok(status) => {
+                        if !status.listen_address.is_empty() && status.listen_address != address {
+                            let _ = self.book.add(&status.listen_address);
+                        }
+                        self.book.record_status(&address, status);
+                    }
+                    Err(PeerError::Refused(reason)) => {
+                        tracing::warn!(target: "sync::peers", peer = address, reason, "peer refused us; never asking it again");
+                        self.book.mark_incompatible(&address);
+                    }
+                    Err(e) => self.penalize(&Fault::from_peer_error(&address, &e)),
+                }
+            })
+            .await;
+    }
+
+    /// Asks every ready peer for the peers it knows and adds them to the book.
+    pub async fn discover(&self) {
+        for (address, _) in self.book.ready() {
+            let Ok(client) = self.client(&address) else {
+                continue;
+            };
+            if let Ok(addresses) = client.peers().await {
+                for a in addresses {
+                    if a != self.own_address {
+                        let _ = self.book.add(&a);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Subscribes to the head announcements of every ready peer not yet subscribed to; each
+    /// announcement updates the book and wakes the engine. Subscriptions end with `cancel`.
+    pub fn subscribe_heads(&self, cancel: &CancellationToken) {
+        for (address, _) in self.book.ready() {
+            if !self
+                .subscribed
+                .lock()
+                .expect("subscribed lock")
+                .insert(address.clone())
+            {
+                continue;
+            }
+            let Ok(client) = self.client(&address) else {
+                self.subscribed
+                    .lock()
+                    .expect("subscribed lock")
+                    .remove(&address);
+                continue;
+            };
+            let book = self.book.clone();
+            let wake = self.wake.clone();
+            let subscribed = self.subscribed.clone();
+            let cancel = cancel.clone();
+            tokio::spawn(async move {
+                if let Ok(mut heads) = client.subscribe_heads().await {
+                    loop {
+                        tokio::select! {
+                            _ = cancel.cancelled() => break,
+                            item = heads.next() => match item {
+                                Some(Ok(header)) => {
+                                    book.record_head(&address, header.height, header.hash());
+                                    wake.notify_one();
+                                }
+                                _ => break,
+                            }
+                        }
+                    }
+                }
+                subscribed.lock().expect("subscribed lock").remove(&address);
+            });
+        }
+    }
+
+    /// The ready peer whose announced head beats ours (`height`, `hash`) by the most.
+    pub fn best(&self, height: u64, hash: &Hash) -> Option<(String, PeerStatus)> {
+        self.book
+            .ready()
+            .into_iter()
+            .filter(|(_, s)| beats(s.head_height, &s.head_hash, height, hash))
+            .max_by(|(_, a), (_, b)| {
+                a.head_height
+                    .cmp(&b.head_height)
+                    .then(b.head_hash.cmp(&a.head_hash))
+            })
+    }
+
+    /// Ready peers other than `except` that announced a head at or above `height` (or exactly the
+    /// block `hash`): they can serve bodies up to that height.
+    pub fn holders(&self, except: &str, height: u64, hash: &Hash) -> Vec<String> {
+        self.book
+            .ready()
+            .into_iter()
+            .filter(|(a, s)| a != except && (s.head_height > height || s.head_hash == *hash))
+            .map(|(a, _)| a)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fork_choice_rule() {
+        assert!(beats(5, &[9; 32], 4, &[0; 32]));
+        assert!(beats(5, &[1; 32], 5, &[2; 32]));
+        assert!(!beats(5, &[2; 32], 5, &[2; 32]));
+        assert!(!beats(4, &[0; 32], 5, &[9; 32]));
+    }
+}
