@@ -15,11 +15,13 @@ COPY Cargo.toml Cargo.lock ./
 COPY proto proto
 COPY testkit/Cargo.toml testkit/
 COPY node/Cargo.toml node/
+COPY bench/Cargo.toml bench/
 COPY e2e/Cargo.toml e2e/
-RUN mkdir -p node/src testkit/src e2e/src \
+RUN mkdir -p node/src testkit/src bench/src e2e/src \
  && echo 'fn main() {}' > node/src/main.rs \
  && echo '//! placeholder' > node/src/lib.rs \
  && echo '//! placeholder' > testkit/src/lib.rs \
+ && echo 'fn main() {}' > bench/src/main.rs \
  && echo '//! placeholder' > e2e/src/lib.rs \
  && ROCKSDB_LIB_DIR=/usr/lib/$(gcc -print-multiarch) cargo build --release --locked -p luxtensor-node \
  && rm -rf node/src testkit/src
@@ -32,6 +34,18 @@ RUN touch node/src/main.rs node/src/lib.rs testkit/src/lib.rs \
  && cp target/release/luxtensor /usr/local/bin/luxtensor
 
 FROM debian:bookworm-slim
+# OCI annotations. VERSION, REVISION (the git commit) and SOURCE (where the code comes from) are
+# build arguments: `docker build --build-arg REVISION=$(git rev-parse HEAD) …`; the compose file
+# and CI pass them.
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+ARG SOURCE=unknown
+LABEL org.opencontainers.image.title="luxtensor-node" \
+      org.opencontainers.image.description="LuxTensor blockchain node and testnet tools" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.licenses="Apache-2.0"
 RUN apt-get update \
  && apt-get install -y --no-install-recommends librocksdb7.8 \
  && rm -rf /var/lib/apt/lists/* \

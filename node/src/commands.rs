@@ -357,39 +357,51 @@ pub(crate) async fn tx_send(args: &TxSendArgs) -> anyhow::Result<()> {
         (None, None) => bail!("give --key FILE or --from-dev INDEX"),
     };
     let sender = key.public().address();
-    let nonce = match args.nonce {
-        Some(n) => n,
-        None => {
-            query
-                .get_account(api::GetAccountRequest {
-                    address: sender.to_string(),
-                    height: None,
-                    include_proof: false,
-                })
-                .await
-                .context("GetAccount of the sender")?
-                .into_inner()
-                .nonce
+    let mut transactions = TransactionServiceClient::new(channel);
+    // With the nonce left to us, a block that takes the sender's next nonce between our read and
+    // our submission (a validator generating transfers, another client) makes us read it again.
+    let mut attempts = 0;
+    let (hash, nonce) = loop {
+        attempts += 1;
+        let nonce = match args.nonce {
+            Some(n) => n,
+            None => {
+                query
+                    .get_account(api::GetAccountRequest {
+                        address: sender.to_string(),
+                        height: None,
+                        include_proof: false,
+                    })
+                    .await
+                    .map_err(describe_status)
+                    .context("GetAccount of the sender")?
+                    .into_inner()
+                    .nonce
+            }
+        };
+        let mut tx = node::chain::Transaction {
+            chain_id: status.chain_id,
+            sender: key.public(),
+            nonce,
+            recipient: to,
+            amount: args.amount,
+            fee: args.fee,
+            signature: Default::default(),
+        };
+        tx.signature = key.sign(&tx.signing_message());
+        let submitted = transactions
+            .submit_transaction(api::SubmitTransactionRequest {
+                transaction: Some(node::rpc::convert::tx_to_api(&tx)),
+            })
+            .await;
+        match submitted {
+            Ok(reply) => break (reply.into_inner().hash, nonce),
+            Err(s) if args.nonce.is_none() && attempts < 5 && reason_of(&s) == "NONCE_TOO_LOW" => {
+                continue;
+            }
+            Err(s) => return Err(describe_status(s)).context("SubmitTransaction"),
         }
     };
-    let mut tx = node::chain::Transaction {
-        chain_id: status.chain_id,
-        sender: key.public(),
-        nonce,
-        recipient: to,
-        amount: args.amount,
-        fee: args.fee,
-        signature: Default::default(),
-    };
-    tx.signature = key.sign(&tx.signing_message());
-    let hash = TransactionServiceClient::new(channel)
-        .submit_transaction(api::SubmitTransactionRequest {
-            transaction: Some(node::rpc::convert::tx_to_api(&tx)),
-        })
-        .await
-        .map_err(describe_status)?
-        .into_inner()
-        .hash;
     println!("submitted:    {hash}");
     println!("from:         {sender} (nonce {nonce})");
     println!("to:           {to}");
@@ -444,6 +456,14 @@ pub(crate) async fn tx_get(args: &TxGetArgs) -> anyhow::Result<()> {
         info.block_hash, info.height, info.index
     );
     Ok(())
+}
+
+/// The `ErrorInfo` reason of a status, or "".
+fn reason_of(s: &tonic::Status) -> String {
+    use tonic_types::StatusExt;
+    s.get_details_error_info()
+        .map(|i| i.reason)
+        .unwrap_or_default()
 }
 
 /// A gRPC error with its `ErrorInfo` reason and values, for people.

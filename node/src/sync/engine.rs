@@ -372,6 +372,9 @@ mod tests {
         TooManyHeaders,
         IgnoresLocator,
         WrongBodies,
+        /// Announces one block less than the others (so it is never the sync source, only a
+        /// helper for bodies) and serves wrong bodies.
+        HelperWrongBodies,
     }
 
     struct FakePeer {
@@ -387,7 +390,11 @@ mod tests {
             &self.address
         }
         async fn handshake(&self, ours: &PeerStatus) -> Result<PeerStatus, PeerError> {
-            let head = self.chain.last().unwrap();
+            let head = if self.mode == Fake::HelperWrongBodies {
+                &self.chain[self.chain.len() - 2]
+            } else {
+                self.chain.last().unwrap()
+            };
             Ok(PeerStatus {
                 chain_id: ours.chain_id,
                 genesis_hash: self.genesis_hash,
@@ -435,7 +442,7 @@ mod tests {
                 .filter_map(|h| self.chain.iter().find(|b| b.hash() == *h))
                 .map(|b| {
                     let mut txs = b.transactions.clone();
-                    if self.mode == Fake::WrongBodies {
+                    if matches!(self.mode, Fake::WrongBodies | Fake::HelperWrongBodies) {
                         txs.reverse();
                         txs.pop();
                     }
@@ -575,6 +582,7 @@ mod tests {
             Fake::TooManyHeaders,
             Fake::IgnoresLocator,
             Fake::WrongBodies,
+            Fake::HelperWrongBodies,
         ] {
             let (ledger, book, _, _dir) = sync_with(&[("liar:1", liar)], 30).await;
             assert!(book.is_banned("liar:1"), "{liar:?}");
@@ -588,5 +596,29 @@ mod tests {
                 "{liar:?}: synced from the honest peer"
             );
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_helpers_bad_bodies_are_retried_on_another_peer() {
+        let (ledger, book, chain, _dir) = sync_with(
+            &[
+                ("helper:1", Fake::HelperWrongBodies),
+                ("honest:1", Fake::Honest),
+            ],
+            40,
+        )
+        .await;
+        assert_eq!(ledger.head().hash, chain[40].hash());
+        assert!(book.is_banned("helper:1"));
+        let honest = book
+            .report()
+            .into_iter()
+            .find(|p| p.address == "honest:1")
+            .unwrap();
+        assert!(
+            honest.score >= 0,
+            "the source was never charged for the helper's bodies (score {})",
+            honest.score
+        );
     }
 }
