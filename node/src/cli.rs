@@ -55,8 +55,8 @@ pub struct RunArgs {
     /// RocksDB data directory (created if missing).
     #[arg(long, env = "LUXTENSOR_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
-    /// gRPC listen address.
-    #[arg(long, env = "LUXTENSOR_LISTEN", default_value = "0.0.0.0:50051")]
+    /// gRPC listen address (loopback by default; the container image sets 0.0.0.0:50051).
+    #[arg(long, env = "LUXTENSOR_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
     /// Address other nodes use to reach this one (host:port); defaults to the listen address
     /// when it names a specific IP.
@@ -80,13 +80,14 @@ pub struct RunArgs {
     /// Most transactions in the mempool.
     #[arg(long, env = "LUXTENSOR_MEMPOOL_LIMIT", default_value_t = 10_000)]
     pub mempool_limit: usize,
-    /// Enables the control API; callers must send `authorization: Bearer <token>`.
+    /// Enables the control API; callers must send `authorization: Bearer <token>`. An empty
+    /// token is refused (leave the flag out to serve no control API).
     #[arg(long, env = "LUXTENSOR_CONTROL_TOKEN")]
     pub control_token: Option<String>,
     /// How far (ms) a block timestamp may be ahead of local time.
     #[arg(long, env = "LUXTENSOR_MAX_FUTURE_DRIFT_MS", default_value_t = 15_000)]
     pub max_future_drift_ms: u64,
-    /// Serve corrupt sync data on purpose (testnets only).
+    /// Serve corrupt or slow sync data on purpose (testnets only).
     #[arg(long, env = "LUXTENSOR_MISBEHAVE", value_enum)]
     pub misbehave: Option<Misbehave>,
     /// How long a misbehaving peer stays banned.
@@ -95,6 +96,13 @@ pub struct RunArgs {
     /// Gap allowed between two messages of a peer's stream before it counts as stalled.
     #[arg(long, env = "LUXTENSOR_STALL_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub stall_timeout: std::time::Duration,
+    /// Most gRPC connections open at once (lowered to half the open-file limit when that is
+    /// smaller); further connections are closed with a logged warning.
+    #[arg(long, env = "LUXTENSOR_MAX_CONNECTIONS", default_value_t = 512)]
+    pub max_connections: usize,
+    /// A connection that sends nothing for this long after it was accepted is closed.
+    #[arg(long, env = "LUXTENSOR_FIRST_BYTE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub first_byte_timeout: std::time::Duration,
     /// Do not ask peers for their peers (know only --peer entries and peers that contact us).
     #[arg(long, env = "LUXTENSOR_NO_PEER_EXCHANGE")]
     pub no_peer_exchange: bool,

@@ -39,12 +39,17 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     config.block_interval = args.block_interval;
     config.max_block_txs = args.max_block_txs;
     config.mempool_limit = args.mempool_limit;
-    config.control_token = args.control_token.filter(|t| !t.is_empty());
+    config.control_token = args.control_token;
+    config.limits.max_connections = args.max_connections;
+    config.limits.first_byte_timeout = args.first_byte_timeout;
     config.max_future_drift_ms = args.max_future_drift_ms;
     config.misbehave = args.misbehave;
     config.ban_duration = args.ban_duration;
     config.timeouts.stall = args.stall_timeout;
     config.sync.peer_exchange = !args.no_peer_exchange;
+    if config.control_token.is_none() {
+        tracing::info!(target: "node", "no --control-token: the control API is not served");
+    }
     let node = node::Node::start(config).await?;
     let stopped = node.cancellation();
     tokio::select! {

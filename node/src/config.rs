@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::chain::crypto::Keypair;
 use crate::chain::types::{parse_hex, to_hex};
 use crate::chain::{Genesis, GenesisError};
+use crate::rpc::connections::ConnectionLimits;
 use crate::sync::Misbehave;
 use crate::sync::engine::SyncConfig;
 use crate::sync::grpc::GrpcTimeouts;
@@ -40,6 +41,16 @@ pub enum ConfigError {
         path: PathBuf,
         /// Why.
         detail: String,
+    },
+    /// A setting outside the range the node supports.
+    #[error("{field} is {value}; allowed: {allowed}")]
+    OutOfRange {
+        /// Which setting (its flag name).
+        field: &'static str,
+        /// Given.
+        value: String,
+        /// What is accepted.
+        allowed: &'static str,
     },
     /// A duration that does not parse.
     #[error("invalid duration {given:?} ({detail}): use e.g. 0, 250ms, 2s or 1m")]
@@ -174,8 +185,10 @@ pub struct NodeConfig {
     pub sync: SyncConfig,
     /// gRPC peer timeouts.
     pub timeouts: GrpcTimeouts,
-    /// How long a misbehaving peer stays banned.
+    /// How long a misbehaving peer stays banned (doubling for each repeated ban).
     pub ban_duration: Duration,
+    /// Connection, stream and time limits of the gRPC server.
+    pub limits: ConnectionLimits,
 }
 
 impl NodeConfig {
@@ -197,13 +210,142 @@ impl NodeConfig {
             sync: SyncConfig::default(),
             timeouts: GrpcTimeouts::default(),
             ban_duration: Duration::from_secs(60),
+            limits: ConnectionLimits::default(),
         }
+    }
+
+    /// Refuses every setting outside what the node supports, naming it: no later arithmetic
+    /// can overflow or allocate without bound, and an empty control token is not silently taken
+    /// for "no Control".
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        fn within<T: PartialOrd + std::fmt::Debug>(
+            field: &'static str,
+            value: T,
+            min: T,
+            max: T,
+            allowed: &'static str,
+        ) -> Result<(), ConfigError> {
+            if value < min || value > max {
+                return Err(ConfigError::OutOfRange {
+                    field,
+                    value: format!("{value:?}"),
+                    allowed,
+                });
+            }
+            Ok(())
+        }
+        const DAY: Duration = Duration::from_secs(86_400);
+        within(
+            "--block-interval",
+            self.block_interval,
+            Duration::ZERO,
+            Duration::from_secs(3600),
+            "0 (on demand) to 1h",
+        )?;
+        within(
+            "--max-block-txs",
+            self.max_block_txs,
+            1,
+            100_000,
+            "1 to 100000",
+        )?;
+        within(
+            "--mempool-limit",
+            self.mempool_limit,
+            1,
+            1_000_000,
+            "1 to 1000000",
+        )?;
+        within(
+            "--max-future-drift-ms",
+            self.max_future_drift_ms,
+            0,
+            86_400_000,
+            "0 to 86400000 (one day)",
+        )?;
+        within(
+            "--ban-duration",
+            self.ban_duration,
+            Duration::ZERO,
+            30 * DAY,
+            "0 to 30 days",
+        )?;
+        within(
+            "--stall-timeout",
+            self.timeouts.stall,
+            Duration::from_millis(10),
+            Duration::from_secs(600),
+            "10ms to 10m",
+        )?;
+        within(
+            "request timeout",
+            self.timeouts.request,
+            Duration::from_millis(100),
+            Duration::from_secs(600),
+            "100ms to 10m",
+        )?;
+        within(
+            "--max-connections",
+            self.limits.max_connections,
+            1,
+            65_536,
+            "1 to 65536",
+        )?;
+        within(
+            "--first-byte-timeout",
+            self.limits.first_byte_timeout,
+            Duration::from_millis(100),
+            Duration::from_secs(600),
+            "100ms to 10m",
+        )?;
+        if self.peers.len() > 1_000 {
+            return Err(ConfigError::OutOfRange {
+                field: "--peer",
+                value: format!("{} addresses", self.peers.len()),
+                allowed: "at most 1000 addresses",
+            });
+        }
+        if self.control_token.as_deref().is_some_and(str::is_empty) {
+            return Err(ConfigError::OutOfRange {
+                field: "--control-token",
+                value: "an empty token".into(),
+                allowed: "a non-empty token, or no flag at all to serve no control API",
+            });
+        }
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn out_of_range_settings_are_refused_by_name() {
+        let genesis = Genesis {
+            chain_id: 1,
+            genesis_time_ms: 0,
+            validators: vec![Keypair::from_seed([1; 32]).public().to_string()],
+            accounts: vec![],
+            dev_accounts: 0,
+        };
+        let base = NodeConfig::new("data".into(), "127.0.0.1:0".parse().unwrap(), genesis);
+        assert!(base.validate().is_ok());
+        let refused = |f: &dyn Fn(&mut NodeConfig)| {
+            let mut c = base.clone();
+            f(&mut c);
+            c.validate().unwrap_err().to_string()
+        };
+        assert!(
+            refused(&|c| c.ban_duration = Duration::from_secs(u64::MAX)).contains("--ban-duration")
+        );
+        assert!(refused(&|c| c.control_token = Some(String::new())).contains("--control-token"));
+        assert!(refused(&|c| c.max_block_txs = 0).contains("--max-block-txs"));
+        assert!(refused(&|c| c.mempool_limit = usize::MAX).contains("--mempool-limit"));
+        assert!(refused(&|c| c.timeouts.stall = Duration::ZERO).contains("--stall-timeout"));
+        assert!(refused(&|c| c.max_future_drift_ms = u64::MAX).contains("--max-future-drift-ms"));
+        assert!(refused(&|c| c.limits.max_connections = 0).contains("--max-connections"));
+    }
 
     #[test]
     fn durations() {

@@ -6,7 +6,7 @@
 //! subscribers. It knows nothing of gRPC or peers.
 
 use std::path::Path;
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::watch;
 
@@ -43,6 +43,9 @@ pub enum LedgerError {
     /// The database is inconsistent.
     #[error("database is inconsistent: {0}")]
     Inconsistent(String),
+    /// A long operation was told to stop before it finished.
+    #[error("interrupted before it finished")]
+    Interrupted,
 }
 
 /// Why a block was not imported. Nothing of a rejected block is stored.
@@ -176,7 +179,7 @@ pub struct VerifyReport {
 
 /// The validated chain on disk.
 pub struct Ledger {
-    store: Store,
+    store: Arc<Store>,
     rules: ChainRules,
     genesis: GenesisSpec,
     genesis_hash: Hash,
@@ -213,7 +216,7 @@ impl Ledger {
         max_future_drift_ms: u64,
     ) -> Result<Self, LedgerError> {
         let spec = genesis.spec()?;
-        let store = Store::open(dir)?;
+        let store = Arc::new(Store::open(dir)?);
         let (state_root, nodes) = genesis_state(&spec);
         let genesis_header = spec.header(state_root);
         let genesis_hash = genesis_header.hash();
@@ -284,6 +287,11 @@ impl Ledger {
         &self.store
     }
 
+    /// A shared handle of the store (for what outlives a borrow, e.g. the peer book's bans).
+    pub fn store_handle(&self) -> Arc<Store> {
+        self.store.clone()
+    }
+
     /// The canonical head.
     pub fn head(&self) -> Head {
         self.head.read().expect("head lock").clone()
@@ -350,7 +358,7 @@ impl Ledger {
         address: &Address,
         with_proof: bool,
     ) -> Result<(Option<Account>, Vec<Vec<u8>>), LedgerError> {
-        let trie = Trie::at(&self.store, *state_root);
+        let trie = Trie::at(self.store.as_ref(), *state_root);
         let key = crate::state::account::account_key(address);
         let account = trie
             .get(&key)?
@@ -416,7 +424,7 @@ impl Ledger {
 
     /// Executes `block` on the state at `parent_root` and checks the resulting state root.
     fn execute(&self, parent_root: &Hash, block: &Block) -> Result<NewNodes, ImportError> {
-        let mut exec = Executor::new(&self.store, *parent_root);
+        let mut exec = Executor::new(self.store.as_ref(), *parent_root);
         exec.apply_block(&block.transactions, &block.header.producer.address())?;
         let (root, nodes) = exec.commit()?;
         if root != block.header.state_root {
@@ -503,6 +511,17 @@ impl Ledger {
     /// Re-checks the stored canonical chain from `from` to `to` (inclusive): presence, hashes,
     /// links, schedule, timestamps, signatures, tx roots, and the state root by re-execution.
     pub fn verify_chain(&self, from: u64, to: u64) -> Result<VerifyReport, LedgerError> {
+        self.verify_chain_until(from, to, &|| false)
+    }
+
+    /// [`Ledger::verify_chain`], asking `stop` before each block and ending with
+    /// [`LedgerError::Interrupted`] when it says so (the caller went away).
+    pub fn verify_chain_until(
+        &self,
+        from: u64,
+        to: u64,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<VerifyReport, LedgerError> {
         let mut checked = 0;
         let fault = |height, kind, message: String| ChainFault {
             height,
@@ -519,6 +538,9 @@ impl Ledger {
             }
         }
         for height in from..=to {
+            if stop() {
+                return Err(LedgerError::Interrupted);
+            }
             let Some(hash) = self.store.canonical_hash(height)? else {
                 return Ok(VerifyReport {
                     blocks_checked: checked,
@@ -598,7 +620,7 @@ impl Ledger {
                     };
                     return Ok(Some(fault(height, kind, e.to_string())));
                 }
-                let mut exec = Executor::new(&self.store, parent.state_root);
+                let mut exec = Executor::new(self.store.as_ref(), parent.state_root);
                 if let Err(e) = exec.apply_block(&block.transactions, &header.producer.address()) {
                     return Ok(Some(fault(
                         height,

@@ -1,13 +1,22 @@
-//! The mempool: signed transactions waiting for a block, bounded in count, kept per sender in
-//! nonce order with no gaps. Admission checks everything that can be checked before execution and
-//! says precisely why a transaction is refused.
+//! The mempool: signed transactions waiting for a block, bounded in total and per sender, kept per
+//! sender in nonce order with no gaps. Admission runs the checks a block runs: chain id, sender
+//! key, signature, then execution of the sender's pending transactions and the new one on the head
+//! state (nonce, balance, and the recipient's balance overflow), so a transaction that could never
+//! execute is refused with its precise reason. When the head moves, [`Mempool::revalidate`]
+//! drops what a block included and evicts, with a logged reason, what can no longer execute, so a
+//! sender's next nonce is never stuck behind a dead transaction.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 
 use crate::chain::crypto::{self, CryptoError};
-use crate::chain::{Address, ChainRules, Hash, Transaction};
-use crate::state::Account;
+use crate::chain::types::to_hex;
+use crate::chain::{Address, Hash, PublicKey, Transaction};
+use crate::ledger::{Ledger, LedgerError};
+use crate::state::{ExecError, Executor};
+
+/// Most pending transactions of one sender.
+pub const MAX_PER_SENDER: usize = 256;
 
 /// Why a transaction was refused.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -20,6 +29,9 @@ pub enum MempoolError {
         /// Carried.
         got: u64,
     },
+    /// The sender key is of small order: anyone can sign for it.
+    #[error("sender key {0} is of small order (anyone can sign for it)")]
+    SmallOrderSender(PublicKey),
     /// The signature does not verify.
     #[error("bad signature: {0}")]
     BadSignature(CryptoError),
@@ -58,12 +70,43 @@ pub enum MempoolError {
     /// Amount plus fee overflows.
     #[error("amount plus fee overflows")]
     Overflow,
+    /// The recipient's balance would pass 2^64 − 1: the transfer could never execute.
+    #[error("recipient {0} cannot receive this amount: its balance would overflow")]
+    RecipientOverflow(Address),
     /// The pool holds its maximum.
     #[error("mempool full ({limit} transactions)")]
     Full {
         /// The bound.
         limit: usize,
     },
+    /// The sender has its maximum of pending transactions.
+    #[error("sender has {limit} pending transactions, the most one sender may have")]
+    SenderFull {
+        /// The bound.
+        limit: usize,
+    },
+    /// The head state could not be read.
+    #[error("reading the head state: {0}")]
+    State(String),
+}
+
+impl From<LedgerError> for MempoolError {
+    fn from(e: LedgerError) -> Self {
+        Self::State(e.to_string())
+    }
+}
+
+/// Why a pending transaction was dropped without being included.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Eviction {
+    /// The transaction's hash.
+    pub hash: Hash,
+    /// Its sender.
+    pub sender: Address,
+    /// Its nonce.
+    pub nonce: u64,
+    /// Why it can no longer execute.
+    pub reason: String,
 }
 
 #[derive(Default)]
@@ -73,6 +116,27 @@ struct Inner {
     /// When each sender's queue got its current first transaction (arrival order).
     arrival: HashMap<Address, u64>,
     next_arrival: u64,
+    /// The head the pool was last revalidated against.
+    revalidated_at: Option<Hash>,
+    /// Transactions evicted since start.
+    evicted: u64,
+}
+
+impl Inner {
+    fn remove_sender_from(&mut self, sender: &Address, nonce: u64) -> Vec<Transaction> {
+        let Some(q) = self.by_sender.get_mut(sender) else {
+            return Vec::new();
+        };
+        let removed: Vec<Transaction> = q.split_off(&nonce).into_values().collect();
+        if q.is_empty() {
+            self.by_sender.remove(sender);
+            self.arrival.remove(sender);
+        }
+        for tx in &removed {
+            self.hashes.remove(&tx.hash());
+        }
+        removed
+    }
 }
 
 /// The pool of pending transactions.
@@ -106,33 +170,46 @@ impl Mempool {
         self.len() == 0
     }
 
-    /// Admits `tx` given the sender's account at the head.
-    pub fn submit(
-        &self,
-        tx: Transaction,
-        rules: &ChainRules,
-        account: Account,
-    ) -> Result<Hash, MempoolError> {
-        if tx.chain_id != rules.chain_id {
+    /// Transactions evicted (unexecutable) since the pool was made.
+    pub fn evicted(&self) -> u64 {
+        self.inner.lock().expect("mempool lock").evicted
+    }
+
+    /// Admits `tx` if it would execute on the head state after the sender's pending
+    /// transactions.
+    pub fn submit(&self, tx: Transaction, ledger: &Ledger) -> Result<Hash, MempoolError> {
+        let chain_id = ledger.rules().chain_id;
+        if tx.chain_id != chain_id {
             return Err(MempoolError::WrongChain {
-                expected: rules.chain_id,
+                expected: chain_id,
                 got: tx.chain_id,
             });
+        }
+        if crypto::is_small_order(&tx.sender) {
+            return Err(MempoolError::SmallOrderSender(tx.sender));
         }
         crypto::verify(&tx.sender, &tx.signing_message(), &tx.signature)
             .map_err(MempoolError::BadSignature)?;
         let cost = tx.total_cost().ok_or(MempoolError::Overflow)?;
         let hash = tx.hash();
+        let sender = tx.sender_address();
         let mut inner = self.inner.lock().expect("mempool lock");
         if inner.hashes.contains(&hash) {
             return Err(MempoolError::AlreadyPending {
-                hash: crate::chain::types::to_hex(&hash),
+                hash: to_hex(&hash),
             });
         }
-        let sender = tx.sender_address();
-        let pending = inner.by_sender.get(&sender);
-        let pending_count = pending.map_or(0, |p| p.range(account.nonce..).count() as u64);
-        let expected = account.nonce + pending_count;
+        let head = ledger.head();
+        let mut exec = Executor::new(ledger.store(), head.header.state_root);
+        let account = exec
+            .account(&sender)
+            .map_err(|e| MempoolError::State(e.to_string()))?;
+        let pending: Vec<&Transaction> = inner
+            .by_sender
+            .get(&sender)
+            .map(|q| q.range(account.nonce..).map(|(_, t)| t).collect())
+            .unwrap_or_default();
+        let expected = account.nonce + pending.len() as u64;
         if tx.nonce < expected {
             return Err(MempoolError::NonceTooLow {
                 expected,
@@ -145,12 +222,14 @@ impl Mempool {
                 got: tx.nonce,
             });
         }
+        if pending.len() >= MAX_PER_SENDER {
+            return Err(MempoolError::SenderFull {
+                limit: MAX_PER_SENDER,
+            });
+        }
         let pending_cost = pending
-            .map(|p| {
-                p.range(account.nonce..)
-                    .try_fold(0u64, |acc, (_, t)| acc.checked_add(t.total_cost()?))
-            })
-            .unwrap_or(Some(0))
+            .iter()
+            .try_fold(0u64, |acc, t| acc.checked_add(t.total_cost()?))
             .ok_or(MempoolError::Overflow)?;
         let needed = pending_cost
             .checked_add(cost)
@@ -160,6 +239,18 @@ impl Mempool {
                 needed,
                 available: account.balance,
             });
+        }
+        // The pending transactions, then this one, as a block would execute them (fees aside:
+        // which validator earns them is not known yet).
+        for t in pending.iter().copied().chain(std::iter::once(&tx)) {
+            exec.apply_unpaid(t).map_err(|e| match e {
+                ExecError::Overflow => MempoolError::RecipientOverflow(t.recipient),
+                ExecError::InsufficientBalance { .. } => MempoolError::InsufficientBalance {
+                    needed,
+                    available: account.balance,
+                },
+                other => MempoolError::State(other.to_string()),
+            })?;
         }
         if inner.hashes.len() >= self.limit {
             return Err(MempoolError::Full { limit: self.limit });
@@ -205,58 +296,119 @@ impl Mempool {
         out
     }
 
-    /// Drops transactions that are in a block now, and any whose nonce is below its sender's
-    /// account nonce (`nonce_of`).
-    pub fn prune(&self, included: &[Transaction], nonce_of: impl Fn(&Address) -> Option<u64>) {
+    /// Brings the pool in line with the current head: drops every transaction whose nonce a block
+    /// used, then re-executes each sender's queue on the head state and evicts the first
+    /// transaction that fails (with every later one of that sender, which cannot execute without
+    /// it). Each eviction is logged with its reason. Does nothing when the head has not moved
+    /// since the last call.
+    pub fn revalidate(&self, ledger: &Ledger) -> Vec<Eviction> {
+        let head = ledger.head();
         let mut inner = self.inner.lock().expect("mempool lock");
-        for tx in included {
-            let sender = tx.sender_address();
-            if let Some(q) = inner.by_sender.get_mut(&sender)
-                && q.get(&tx.nonce).is_some_and(|t| t == tx)
-            {
-                q.remove(&tx.nonce);
+        if inner.revalidated_at == Some(head.hash) {
+            return Vec::new();
+        }
+        let senders: Vec<Address> = inner.by_sender.keys().copied().collect();
+        let mut evictions = Vec::new();
+        for sender in senders {
+            // Each sender on the head state alone, as at admission: no pending credit from
+            // another sender is counted on.
+            let mut exec = Executor::new(ledger.store(), head.header.state_root);
+            let account = match exec.account(&sender) {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(target: "mempool", error = %e, "cannot read the head state; keeping the pool as it is");
+                    return evictions;
+                }
+            };
+            // Included (or replaced by a block) below the account nonce: gone without a word.
+            if let Some(q) = inner.by_sender.get_mut(&sender) {
+                let keep = q.split_off(&account.nonce);
+                let dropped: Vec<Hash> = q.values().map(Transaction::hash).collect();
+                *q = keep;
+                for h in dropped {
+                    inner.hashes.remove(&h);
+                }
+            }
+            let queue: Vec<Transaction> = inner
+                .by_sender
+                .get(&sender)
+                .map(|q| q.values().cloned().collect())
+                .unwrap_or_default();
+            if queue.is_empty() {
+                inner.by_sender.remove(&sender);
+                inner.arrival.remove(&sender);
+                continue;
+            }
+            for tx in &queue {
+                if let Err(e) = exec.apply_unpaid(tx) {
+                    let reason = match e {
+                        ExecError::Overflow => {
+                            format!("recipient {} cannot receive it (overflow)", tx.recipient)
+                        }
+                        other => other.to_string(),
+                    };
+                    for dead in inner.remove_sender_from(&sender, tx.nonce) {
+                        tracing::warn!(target: "mempool", tx = %to_hex(&dead.hash()), sender = %sender, nonce = dead.nonce, reason, "evicted: can no longer execute");
+                        evictions.push(Eviction {
+                            hash: dead.hash(),
+                            sender,
+                            nonce: dead.nonce,
+                            reason: reason.clone(),
+                        });
+                    }
+                    break;
+                }
             }
         }
-        let Inner {
-            by_sender,
-            hashes,
-            arrival,
-            ..
-        } = &mut *inner;
-        by_sender.retain(|sender, q| {
-            if let Some(nonce) = nonce_of(sender) {
-                *q = q.split_off(&nonce);
-            }
-            !q.is_empty()
-        });
-        arrival.retain(|sender, _| by_sender.contains_key(sender));
-        *hashes = by_sender
-            .values()
-            .flat_map(|q| q.values().map(Transaction::hash))
-            .collect();
+        inner.evicted += evictions.len() as u64;
+        inner.revalidated_at = Some(head.hash);
+        evictions
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chain::Genesis;
     use crate::chain::crypto::Keypair;
+    use crate::chain::genesis::GenesisAccount;
 
-    fn rules() -> ChainRules {
-        ChainRules {
-            chain_id: 5,
-            validators: vec![Keypair::from_seed([1; 32]).public()],
-            max_future_drift_ms: 0,
-            verify_threads: 1,
-        }
+    const CHAIN: u64 = 5;
+
+    fn key(i: u8) -> Keypair {
+        Keypair::from_seed([i; 32])
     }
 
-    fn tx(from: &Keypair, nonce: u64, amount: u64) -> Transaction {
+    /// A ledger where keys 2.. have the given balances.
+    fn ledger(balances: &[(u8, u64)], extra: &[(Address, u64)]) -> (Ledger, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut accounts: Vec<GenesisAccount> = balances
+            .iter()
+            .map(|(k, b)| GenesisAccount {
+                address: key(*k).public().address().to_string(),
+                balance: *b,
+            })
+            .collect();
+        accounts.extend(extra.iter().map(|(a, b)| GenesisAccount {
+            address: a.to_string(),
+            balance: *b,
+        }));
+        let g = Genesis {
+            chain_id: CHAIN,
+            genesis_time_ms: 1_700_000_000_000,
+            validators: vec![key(1).public().to_string()],
+            accounts,
+            dev_accounts: 0,
+        };
+        (Ledger::open(dir.path(), &g, 0).unwrap(), dir)
+    }
+
+    fn tx_to(from: &Keypair, nonce: u64, to: Address, amount: u64) -> Transaction {
         let mut tx = Transaction {
-            chain_id: 5,
+            chain_id: CHAIN,
             sender: from.public(),
             nonce,
-            recipient: Address([7; 20]),
+            recipient: to,
             amount,
             fee: 1,
             signature: Default::default(),
@@ -265,115 +417,159 @@ mod tests {
         tx
     }
 
+    fn tx(from: &Keypair, nonce: u64, amount: u64) -> Transaction {
+        tx_to(from, nonce, Address([7; 20]), amount)
+    }
+
     #[test]
     fn every_rejection_is_precise() {
+        let (l, _dir) = ledger(&[(2, 100), (3, 10)], &[]);
         let pool = Mempool::new(3);
-        let r = rules();
-        let alice = Keypair::from_seed([2; 32]);
-        let funded = Account {
-            nonce: 4,
-            balance: 100,
-        };
-        let mut bad_sig = tx(&alice, 4, 1);
+        let alice = key(2);
+        let mut bad_sig = tx(&alice, 0, 1);
         bad_sig.amount = 2;
         assert_eq!(
-            pool.submit(bad_sig, &r, funded),
+            pool.submit(bad_sig, &l),
             Err(MempoolError::BadSignature(CryptoError::BadSignature))
         );
-        let mut other_chain = tx(&alice, 4, 1);
+        let mut other_chain = tx(&alice, 0, 1);
         other_chain.chain_id = 6;
         other_chain.signature = alice.sign(&other_chain.signing_message());
         assert_eq!(
-            pool.submit(other_chain, &r, funded),
+            pool.submit(other_chain, &l),
             Err(MempoolError::WrongChain {
                 expected: 5,
                 got: 6
             })
         );
         assert_eq!(
-            pool.submit(tx(&alice, 3, 1), &r, funded),
-            Err(MempoolError::NonceTooLow {
-                expected: 4,
-                got: 3
-            })
-        );
-        assert_eq!(
-            pool.submit(tx(&alice, 6, 1), &r, funded),
+            pool.submit(tx(&alice, 2, 1), &l),
             Err(MempoolError::NonceTooHigh {
-                expected: 4,
-                got: 6
+                expected: 0,
+                got: 2
             })
         );
         assert_eq!(
-            pool.submit(tx(&alice, 4, 100), &r, funded),
+            pool.submit(tx(&alice, 0, 100), &l),
             Err(MempoolError::InsufficientBalance {
                 needed: 101,
                 available: 100
             })
         );
-        assert!(pool.submit(tx(&alice, 4, 50), &r, funded).is_ok());
+        assert!(pool.submit(tx(&alice, 0, 50), &l).is_ok());
         assert_eq!(
-            pool.submit(tx(&alice, 4, 50), &r, funded),
+            pool.submit(tx(&alice, 0, 50), &l),
             Err(MempoolError::AlreadyPending {
-                hash: crate::chain::types::to_hex(&tx(&alice, 4, 50).hash())
+                hash: to_hex(&tx(&alice, 0, 50).hash())
             }),
             "a resubmitted pending transaction is named as such"
         );
         // The next nonce follows the pending one, and the balance counts pending spends.
         assert_eq!(
-            pool.submit(tx(&alice, 4, 1), &r, funded),
+            pool.submit(tx(&alice, 0, 1), &l),
             Err(MempoolError::NonceTooLow {
-                expected: 5,
-                got: 4
+                expected: 1,
+                got: 0
             })
         );
         assert_eq!(
-            pool.submit(tx(&alice, 5, 49), &r, funded),
+            pool.submit(tx(&alice, 1, 49), &l),
             Err(MempoolError::InsufficientBalance {
                 needed: 101,
                 available: 100
             })
         );
-        assert!(pool.submit(tx(&alice, 5, 10), &r, funded).is_ok());
-        let bob = Keypair::from_seed([3; 32]);
-        assert!(
-            pool.submit(
-                tx(&bob, 0, 1),
-                &r,
-                Account {
-                    nonce: 0,
-                    balance: 10
-                }
-            )
-            .is_ok()
-        );
+        assert!(pool.submit(tx(&alice, 1, 10), &l).is_ok());
+        assert!(pool.submit(tx(&key(3), 0, 1), &l).is_ok());
         assert_eq!(
-            pool.submit(
-                tx(&bob, 1, 1),
-                &r,
-                Account {
-                    nonce: 0,
-                    balance: 10
-                }
-            ),
+            pool.submit(tx(&key(3), 1, 1), &l),
             Err(MempoolError::Full { limit: 3 })
         );
         assert_eq!(pool.len(), 3);
     }
 
     #[test]
-    fn candidates_keep_nonce_order_and_prune_drops_included() {
-        let pool = Mempool::new(100);
-        let r = rules();
-        let alice = Keypair::from_seed([2; 32]);
-        let bob = Keypair::from_seed([3; 32]);
-        let acct = Account {
+    fn recipient_overflow_cannot_happen_and_is_still_checked() {
+        // Genesis holds at most 2^64 - 1 in total and transfers only move value, so no balance
+        // can overflow on a valid chain: a transfer to the account holding almost everything
+        // is admitted.
+        let rich = Address([9; 20]);
+        let (l, _dir) = ledger(&[(2, 100)], &[(rich, u64::MAX - 100)]);
+        let pool = Mempool::new(10);
+        assert!(pool.submit(tx_to(&key(2), 0, rich, 50), &l).is_ok());
+        // The admission check still guards the state it executes on.
+        let mut store = crate::state::MemoryStore::default();
+        let mut exec = Executor::new(&store, crate::state::EMPTY_ROOT);
+        exec.set_account(
+            key(2).public().address(),
+            crate::state::Account {
+                nonce: 0,
+                balance: 100,
+            },
+        );
+        exec.set_account(
+            rich,
+            crate::state::Account {
+                nonce: 0,
+                balance: u64::MAX - 10,
+            },
+        );
+        let (root, nodes) = exec.commit().unwrap();
+        store.extend(nodes);
+        let mut exec = Executor::new(&store, root);
+        assert_eq!(
+            exec.apply_unpaid(&tx_to(&key(2), 0, rich, 50)),
+            Err(ExecError::Overflow)
+        );
+        assert!(exec.apply_unpaid(&tx_to(&key(2), 0, rich, 5)).is_ok());
+    }
+
+    #[test]
+    fn small_order_senders_are_refused() {
+        let (l, _dir) = ledger(&[], &[]);
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let mut forged = Transaction {
+            chain_id: CHAIN,
+            sender: PublicKey(identity),
             nonce: 0,
-            balance: 1000,
+            recipient: Address([1; 20]),
+            amount: 0,
+            fee: 0,
+            signature: Default::default(),
         };
+        let mut sig = [0u8; 64];
+        sig[..32].copy_from_slice(&identity);
+        forged.signature = crate::chain::Signature(sig);
+        assert_eq!(
+            Mempool::new(10).submit(forged, &l),
+            Err(MempoolError::SmallOrderSender(PublicKey(identity)))
+        );
+    }
+
+    #[test]
+    fn per_sender_bound_holds() {
+        let (l, _dir) = ledger(&[(2, 1_000_000)], &[]);
+        let pool = Mempool::new(10_000);
+        for n in 0..MAX_PER_SENDER as u64 {
+            pool.submit(tx(&key(2), n, 1), &l).unwrap();
+        }
+        assert_eq!(
+            pool.submit(tx(&key(2), MAX_PER_SENDER as u64, 1), &l),
+            Err(MempoolError::SenderFull {
+                limit: MAX_PER_SENDER
+            })
+        );
+    }
+
+    #[test]
+    fn candidates_keep_nonce_order_across_senders_in_arrival_order() {
+        let (l, _dir) = ledger(&[(2, 1000), (3, 1000), (4, 1000)], &[]);
+        let pool = Mempool::new(100);
+        let (alice, bob) = (key(2), key(3));
         for n in 0..3 {
-            pool.submit(tx(&alice, n, 1), &r, acct).unwrap();
-            pool.submit(tx(&bob, n, 1), &r, acct).unwrap();
+            pool.submit(tx(&alice, n, 1), &l).unwrap();
+            pool.submit(tx(&bob, n, 1), &l).unwrap();
         }
         let c = pool.candidates(10);
         assert_eq!(c.len(), 6);
@@ -385,43 +581,45 @@ mod tests {
                 .collect();
             assert_eq!(nonces, vec![0, 1, 2]);
         }
+        assert_eq!(c[0].sender, alice.public(), "first arrived, first served");
         assert_eq!(pool.candidates(3).len(), 3);
-        let included: Vec<Transaction> = c.iter().filter(|t| t.nonce == 0).cloned().collect();
-        pool.prune(&included, |a| (*a == alice.public().address()).then_some(2));
-        // Alice's account nonce is 2 now: her nonce-1 transaction is stale too.
-        assert_eq!(pool.len(), 3);
-        let left = pool.candidates(10);
-        assert!(
-            left.iter()
-                .any(|t| t.sender == alice.public() && t.nonce == 2)
-        );
-        assert_eq!(left.iter().filter(|t| t.sender == bob.public()).count(), 2);
     }
 
     #[test]
-    fn senders_are_served_in_arrival_order_across_blocks() {
+    fn revalidation_drops_included_and_evicts_what_can_no_longer_execute() {
+        let (l, _dir) = ledger(&[(2, 100), (3, 100)], &[]);
+        let l = std::sync::Arc::new(l);
         let pool = Mempool::new(100);
-        let r = rules();
-        let k: Vec<Keypair> = (0..3u8).map(|i| Keypair::from_seed([i + 10; 32])).collect();
-        let acct = |n| Account {
-            nonce: n,
-            balance: 100,
-        };
-        pool.submit(tx(&k[0], 0, 1), &r, acct(0)).unwrap();
-        pool.submit(tx(&k[1], 0, 1), &r, acct(0)).unwrap();
-        let first = pool.candidates(10);
+        let (alice, bob) = (key(2), key(3));
+        pool.submit(tx(&alice, 0, 10), &l).unwrap();
+        pool.submit(tx(&alice, 1, 10), &l).unwrap();
+        pool.submit(tx(&bob, 0, 60), &l).unwrap();
+        pool.submit(tx(&bob, 1, 20), &l).unwrap();
+        // Another node's block includes alice's nonce 0 and a transfer of bob's that spends his
+        // balance with nonce 0: his pending nonce-0 transfer is stale and his nonce 1 can no
+        // longer be paid for.
+        let elsewhere = std::sync::Arc::new(Mempool::new(10));
+        elsewhere.submit(tx(&alice, 0, 10), &l).unwrap();
+        elsewhere.submit(tx(&bob, 0, 95), &l).unwrap();
+        let producer = crate::producer::Producer::new(l.clone(), elsewhere, Some(key(1)), 10);
+        assert_eq!(producer.produce(0).unwrap().transactions.len(), 2);
+        let evicted = pool.revalidate(&l);
+        assert_eq!(evicted.len(), 1, "{evicted:?}");
         assert_eq!(
-            first.iter().map(|x| x.sender).collect::<Vec<_>>(),
-            vec![k[0].public(), k[1].public()]
+            (evicted[0].sender, evicted[0].nonce),
+            (bob.public().address(), 1)
         );
-        pool.prune(&first, |_| Some(1));
-        assert!(pool.is_empty());
-        pool.submit(tx(&k[2], 0, 1), &r, acct(0)).unwrap();
-        pool.submit(tx(&k[0], 1, 1), &r, acct(1)).unwrap();
-        let second = pool.candidates(10);
-        assert_eq!(
-            second.iter().map(|x| x.sender).collect::<Vec<_>>(),
-            vec![k[2].public(), k[0].public()]
+        assert!(
+            evicted[0].reason.contains("insufficient balance"),
+            "{}",
+            evicted[0].reason
         );
+        let left = pool.candidates(10);
+        assert_eq!(left.len(), 1);
+        assert_eq!((left[0].sender, left[0].nonce), (alice.public(), 1));
+        assert_eq!(pool.evicted(), 1);
+        assert!(pool.revalidate(&l).is_empty(), "same head: nothing to do");
+        // Bob's next nonce is usable again.
+        assert!(pool.submit(tx(&bob, 1, 1), &l).is_ok());
     }
 }

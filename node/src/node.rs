@@ -1,14 +1,18 @@
-//! A running node: opens the ledger, binds the gRPC port, and starts the server, the sync engine
-//! and (for validators) the producer as tasks under one cancellation token. [`Node::shutdown`]
-//! stops them all and flushes the database.
+//! A running node: checks its configuration, opens the ledger, binds the gRPC port, and starts
+//! the server, the sync engine, the mempool's revalidation on every new head and (for validators)
+//! the producer as tasks under one cancellation token. [`Node::shutdown`] is bounded: it stops
+//! production first (no block is started after it begins), cancels every task and every request's
+//! work, waits for them at most [`SHUTDOWN_GRACE`], then flushes the database and stops RocksDB's
+//! background work.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::NodeConfig;
+use crate::config::{ConfigError, NodeConfig};
 use crate::ledger::{Ledger, LedgerError};
 use crate::mempool::Mempool;
 use crate::producer::Producer;
@@ -18,12 +22,20 @@ use crate::rpc::server::{RpcServer, ServerConfig, ServerError};
 use crate::rpc::transactions::TransactionService;
 use crate::sync::grpc::GrpcConnector;
 use crate::sync::misbehave::Corruptor;
-use crate::sync::server::SyncService;
+use crate::sync::server::{ReadBudget, SyncService};
 use crate::sync::{PeerBook, SyncEngine, SyncState};
+
+/// Longest wait for the node's tasks to end at shutdown.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// Most peers a node keeps (operator-given and verified advertised ones).
+pub const MAX_PEERS: usize = 64;
 
 /// Why the node could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
+    /// A setting is out of range.
+    #[error("configuration: {0}")]
+    Config(#[from] ConfigError),
     /// The ledger could not be opened.
     #[error("opening the ledger: {0}")]
     Ledger(#[from] LedgerError),
@@ -40,15 +52,34 @@ pub enum NodeError {
 pub struct Node {
     ledger: Arc<Ledger>,
     engine: Arc<SyncEngine>,
+    producer: Arc<Producer>,
     local_addr: SocketAddr,
     cancel: CancellationToken,
     production: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
 }
 
+/// Revalidates the mempool against every new head (evicting what can no longer execute).
+async fn revalidate_on_new_heads(
+    ledger: Arc<Ledger>,
+    mempool: Arc<Mempool>,
+    cancel: CancellationToken,
+) {
+    let mut heads = ledger.subscribe_heads();
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            changed = heads.changed() => if changed.is_err() { return },
+        }
+        let (ledger, mempool) = (ledger.clone(), mempool.clone());
+        let _ = tokio::task::spawn_blocking(move || mempool.revalidate(&ledger)).await;
+    }
+}
+
 impl Node {
     /// Opens the data directory and starts serving, syncing and (for validators) producing.
     pub async fn start(config: NodeConfig) -> Result<Self, NodeError> {
+        config.validate()?;
         let started = std::time::Instant::now();
         let data_dir = config.data_dir.clone();
         let genesis = config.genesis.clone();
@@ -72,7 +103,10 @@ impl Node {
             config.validator_key.clone(),
             config.max_block_txs,
         ));
-        let book = Arc::new(PeerBook::new(64, config.ban_duration, advertise.clone()));
+        let bans: Arc<dyn crate::sync::book::BanStore> = ledger.store_handle();
+        let book = Arc::new(
+            PeerBook::new(MAX_PEERS, config.ban_duration, advertise.clone()).with_ban_store(bans),
+        );
         for peer in &config.peers {
             book.add(peer).map_err(NodeError::Peer)?;
         }
@@ -94,19 +128,31 @@ impl Node {
             .misbehave
             .map(|m| Arc::new(Corruptor::new(m, config.validator_key.clone())));
         let cancel = CancellationToken::new();
+        let reads = ReadBudget::default();
         let services = ServerConfig {
             query: QueryService::new(
                 ledger.clone(),
                 mempool.clone(),
                 sync_state.clone(),
                 producer.validator(),
+                reads.clone(),
+                cancel.clone(),
             ),
             transactions: TransactionService::new(ledger.clone(), mempool.clone()),
-            sync: SyncService::new(ledger.clone(), book.clone(), corruptor, cancel.clone()),
-            control: config
-                .control_token
-                .clone()
-                .map(|token| (ControlService::new(producer.clone(), engine.clone()), token)),
+            sync: SyncService::new(
+                ledger.clone(),
+                book.clone(),
+                corruptor,
+                cancel.clone(),
+                reads,
+            ),
+            control: config.control_token.clone().map(|token| {
+                (
+                    ControlService::new(producer.clone(), engine.clone(), cancel.clone()),
+                    token,
+                )
+            }),
+            limits: config.limits.clone(),
         };
         let mut tasks = Vec::new();
         let server_cancel = cancel.clone();
@@ -117,6 +163,11 @@ impl Node {
             }
         }));
         tasks.push(tokio::spawn(engine.clone().run(cancel.clone())));
+        tasks.push(tokio::spawn(revalidate_on_new_heads(
+            ledger.clone(),
+            mempool,
+            cancel.clone(),
+        )));
         let production = cancel.child_token();
         if !config.block_interval.is_zero() && producer.validator().is_some() {
             tasks.push(tokio::spawn(
@@ -140,6 +191,7 @@ impl Node {
         Ok(Self {
             ledger,
             engine,
+            producer,
             local_addr,
             cancel,
             production,
@@ -172,14 +224,25 @@ impl Node {
         self.cancel.clone()
     }
 
-    /// Stops every task and flushes the database.
+    /// Stops everything within a bounded time: production first (nothing is produced once this
+    /// began), then every task and request; then flushes the database. A flush that fails (a
+    /// full disk) is logged and loses nothing: every committed block is in RocksDB's log.
     pub async fn shutdown(self) {
+        let producer = self.producer.clone();
+        let _ = tokio::task::spawn_blocking(move || producer.stop()).await;
+        tracing::info!(target: "node", "production stopped; stopping tasks");
         self.cancel.cancel();
-        for task in self.tasks {
-            let _ = task.await;
+        let all = futures::future::join_all(self.tasks);
+        if tokio::time::timeout(SHUTDOWN_GRACE, all).await.is_err() {
+            tracing::warn!(target: "node", grace_secs = SHUTDOWN_GRACE.as_secs(), "tasks still running after the shutdown grace; closing anyway");
         }
-        if let Err(e) = self.ledger.store().flush() {
-            tracing::warn!(target: "node", error = %e, "flush on shutdown failed");
-        }
+        let ledger = self.ledger;
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Err(e) = ledger.store().flush() {
+                tracing::error!(target: "node", error = %e, "flush on shutdown failed (disk full?); the write-ahead log keeps every committed block");
+            }
+            ledger.store().stop_background_work();
+        })
+        .await;
     }
 }

@@ -3,13 +3,14 @@
 //! for testnets, generated transfers between dev accounts), sign it and import it through the same
 //! ledger path every other block takes.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
 use crate::chain::crypto::Keypair;
-use crate::chain::{Address, Block, Header, PublicKey, Transaction, merkle};
+use crate::chain::{Block, Header, PublicKey, Transaction, merkle};
 use crate::ledger::{ImportError, Ledger, LedgerError, now_ms};
 use crate::mempool::Mempool;
 use crate::state::Executor;
@@ -28,6 +29,9 @@ pub enum ProduceError {
         /// Scheduled validator.
         scheduled: PublicKey,
     },
+    /// The node is shutting down: nothing more is produced.
+    #[error("the node is shutting down")]
+    Stopped,
     /// Generated transfers were asked for but genesis has no dev accounts.
     #[error("genesis defines no dev accounts to generate transfers from")]
     NoDevAccounts,
@@ -48,6 +52,7 @@ pub struct Producer {
     dev_keys: Vec<Keypair>,
     lock: Mutex<u64>,
     sequential_timestamps: bool,
+    stopped: AtomicBool,
 }
 
 impl std::fmt::Debug for Producer {
@@ -73,6 +78,7 @@ impl Producer {
             dev_keys,
             lock: Mutex::new(0),
             sequential_timestamps: false,
+            stopped: AtomicBool::new(false),
         }
     }
 
@@ -94,6 +100,14 @@ impl Producer {
         self.validator().as_ref() == Some(self.ledger.rules().scheduled_producer(height))
     }
 
+    /// Refuses every later [`Producer::produce`] (shutdown): once this returns, no block is
+    /// started any more, and one being built when it was called is the last.
+    pub fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        // Wait for a block being built to finish, so that nothing is produced after we return.
+        drop(self.lock.lock().expect("producer lock"));
+    }
+
     /// Produces one block with pending transactions plus `generated` dev transfers.
     pub fn produce(&self, generated: usize) -> Result<Block, ProduceError> {
         let key = self.key.as_ref().ok_or(ProduceError::NotValidator)?;
@@ -101,6 +115,9 @@ impl Producer {
             return Err(ProduceError::NoDevAccounts);
         }
         let mut counter = self.lock.lock().expect("producer lock");
+        if self.stopped.load(Ordering::SeqCst) {
+            return Err(ProduceError::Stopped);
+        }
         let head = self.ledger.head();
         let height = head.header.height + 1;
         let scheduled = *self.ledger.rules().scheduled_producer(height);
@@ -163,20 +180,14 @@ impl Producer {
             header,
             transactions: txs,
         };
+        if self.stopped.load(Ordering::SeqCst) {
+            // Shutdown began while the block was built: it is not committed.
+            return Err(ProduceError::Stopped);
+        }
         self.ledger.import_block(&block, now)?;
-        self.prune_mempool(&block);
+        self.mempool.revalidate(&self.ledger);
         tracing::info!(target: "producer", height, txs = block.transactions.len(), hash = %crate::chain::types::to_hex(&block.hash()), "produced block");
         Ok(block)
-    }
-
-    fn prune_mempool(&self, block: &Block) {
-        let root = block.header.state_root;
-        self.mempool.prune(&block.transactions, |a: &Address| {
-            self.ledger
-                .account(&root, a, false)
-                .ok()
-                .and_then(|(acc, _)| acc.map(|acc| acc.nonce))
-        });
     }
 
     /// Produces a block whenever this node is scheduled, every `interval`, until cancelled.
@@ -195,6 +206,7 @@ impl Producer {
             match tokio::task::spawn_blocking(move || me.produce(0)).await {
                 Ok(Ok(_)) => {}
                 Ok(Err(ProduceError::NotScheduled { .. })) => {}
+                Ok(Err(ProduceError::Stopped)) => return,
                 Ok(Err(e)) => {
                     tracing::warn!(target: "producer", error = %e, "block production failed")
                 }

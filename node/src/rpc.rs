@@ -3,6 +3,7 @@
 //! domain and protobuf types and the single mapping from errors to `tonic::Status` live here, not
 //! in the domain modules. `rpc` depends on `sync`, never the reverse.
 
+pub mod connections;
 pub mod control;
 pub mod convert;
 pub mod errors;

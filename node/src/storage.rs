@@ -20,13 +20,15 @@ const CF_CANONICAL: &str = "canonical";
 const CF_TX_INDEX: &str = "tx_index";
 const CF_TRIE: &str = "trie";
 const CF_META: &str = "meta";
-const COLUMN_FAMILIES: [&str; 6] = [
+const CF_PEERS: &str = "peers";
+const COLUMN_FAMILIES: [&str; 7] = [
     CF_HEADERS,
     CF_BODIES,
     CF_CANONICAL,
     CF_TX_INDEX,
     CF_TRIE,
     CF_META,
+    CF_PEERS,
 ];
 
 const META_GENESIS: &[u8] = b"genesis";
@@ -203,6 +205,46 @@ impl Store {
             .transpose()
     }
 
+    /// Stored peer bans: (address, end in ms since the Unix epoch, times banned).
+    pub fn bans(&self) -> Result<Vec<(String, u64, u32)>, StorageError> {
+        let mut out = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf(CF_PEERS), rocksdb::IteratorMode::Start)
+        {
+            let (key, value) = item?;
+            if value.len() != 12 {
+                return Err(StorageError::Corrupt(format!(
+                    "ban record of {} bytes",
+                    value.len()
+                )));
+            }
+            let address = String::from_utf8(key.to_vec())
+                .map_err(|_| StorageError::Corrupt("ban key is not UTF-8".into()))?;
+            out.push((
+                address,
+                u64::from_be_bytes(value[..8].try_into().expect("8 bytes")),
+                u32::from_be_bytes(value[8..].try_into().expect("4 bytes")),
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Stores a peer ban (replacing an earlier one of the same address).
+    pub fn put_ban(
+        &self,
+        address: &str,
+        until_unix_ms: u64,
+        count: u32,
+    ) -> Result<(), StorageError> {
+        let mut value = [0u8; 12];
+        value[..8].copy_from_slice(&until_unix_ms.to_be_bytes());
+        value[8..].copy_from_slice(&count.to_be_bytes());
+        self.db
+            .put_cf(self.cf(CF_PEERS), address.as_bytes(), value)?;
+        Ok(())
+    }
+
     /// Starts an atomic change.
     pub fn write_set(&self) -> WriteSet<'_> {
         WriteSet {
@@ -217,12 +259,21 @@ impl Store {
         Ok(())
     }
 
-    /// Flushes memtables to SST files (clean shutdown).
+    /// Flushes memtables to SST files (clean shutdown). Every write is already in the write-ahead
+    /// log, so a flush that fails (a full disk) loses nothing: RocksDB replays the log on the
+    /// next open.
     pub fn flush(&self) -> Result<(), StorageError> {
         for cf in COLUMN_FAMILIES {
             self.db.flush_cf(self.cf(cf))?;
         }
         Ok(())
+    }
+
+    /// Stops RocksDB's background flushes and compactions and waits for them, so that closing
+    /// the database never races a background job (one failing on a full disk aborted the
+    /// process on close before).
+    pub fn stop_background_work(&self) {
+        self.db.cancel_all_background_work(true);
     }
 }
 

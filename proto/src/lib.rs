@@ -3,7 +3,9 @@
 //! file descriptor set that server reflection serves. No domain logic lives here: the node and
 //! black-box clients (e2e, the testnet driver) both depend on this crate and nothing heavier.
 
-/// `luxtensor.node.v1`: query and control services.
+pub mod codec;
+
+/// `luxtensor.node.v1`: query, transaction and control services.
 pub mod node {
     /// Version 1.
     #[allow(missing_docs, unreachable_pub, clippy::all)]

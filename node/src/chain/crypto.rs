@@ -5,6 +5,7 @@
 //! speccheck vectors pin the verdicts. A failed batch falls back to single checks to name the
 //! culprit.
 
+use curve25519_dalek_ng::edwards::CompressedEdwardsY;
 use ed25519_consensus::{SigningKey, VerificationKey, VerificationKeyBytes, batch};
 
 use super::types::{PublicKey, Signature};
@@ -71,6 +72,20 @@ impl std::fmt::Debug for Keypair {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Keypair({})", self.public())
     }
+}
+
+/// True when `key` decodes to a point of small order, the identity included. ZIP 215 accepts
+/// `R` = identity, `S` = 0 as a signature by such a key on *any* message, so anyone could sign for
+/// it: the chain refuses these keys as transaction senders and as validators.
+pub fn is_small_order(key: &PublicKey) -> bool {
+    CompressedEdwardsY(key.0)
+        .decompress()
+        .is_some_and(|p| p.is_small_order())
+}
+
+/// True when `key` decodes to a curve point (what verification needs before anything else).
+pub fn is_valid_point(key: &PublicKey) -> bool {
+    VerificationKey::try_from(key.0).is_ok()
 }
 
 /// Verifies one signature.
@@ -200,5 +215,30 @@ mod tests {
         assert_eq!(verify_batch(&refs).unwrap_err().index, 137);
         assert_eq!(verify_parallel(&refs, 2).unwrap_err().index, 137);
         assert_eq!(verify_parallel(&refs, 3).unwrap_err().index, 137);
+    }
+
+    #[test]
+    fn small_order_keys_are_recognized_and_forgeable_under_zip215() {
+        // The identity (y = 1) and the point of order 2 (y = -1), and a real key.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let mut minus_one = [0xffu8; 32];
+        minus_one[0] = 0xec;
+        minus_one[31] = 0x7f;
+        let real = Keypair::from_seed([3; 32]).public();
+        assert!(is_small_order(&PublicKey(identity)));
+        assert!(is_small_order(&PublicKey(minus_one)));
+        assert!(!is_small_order(&real));
+        // R = identity, S = 0: verifies for the identity key on any message — why the chain
+        // refuses such keys as senders.
+        let mut forged = [0u8; 64];
+        forged[..32].copy_from_slice(&identity);
+        for message in [&b"pay me"[..], b"anything at all"] {
+            assert_eq!(
+                verify(&PublicKey(identity), message, &Signature(forged)),
+                Ok(())
+            );
+        }
+        assert!(verify(&real, b"pay me", &Signature(forged)).is_err());
     }
 }

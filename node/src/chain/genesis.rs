@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::crypto::Keypair;
+use super::crypto::{self, Keypair};
 use super::encoding::GENESIS_DOMAIN;
 use super::merkle::EMPTY_TX_ROOT;
 use super::types::{Address, Hash, Header, PublicKey, Signature};
@@ -27,6 +27,27 @@ pub enum GenesisError {
     /// An account listed twice.
     #[error("account {0} is listed twice")]
     DuplicateAccount(Address),
+    /// A number above what the node supports.
+    #[error("genesis field {field} is {value}, above the maximum {max}")]
+    OutOfRange {
+        /// Which field.
+        field: &'static str,
+        /// Given.
+        value: u64,
+        /// Largest allowed.
+        max: u64,
+    },
+    /// A validator key that could never sign a block this chain accepts.
+    #[error("validator {key}: {reason}")]
+    BadValidatorKey {
+        /// The key.
+        key: PublicKey,
+        /// Why.
+        reason: &'static str,
+    },
+    /// The initial balances add up to more than 2^64 − 1, so transfers could overflow.
+    #[error("the initial balances add up to more than 2^64 - 1")]
+    SupplyOverflow,
     /// A field that does not parse.
     #[error("genesis field {field}: {detail}")]
     Field {
@@ -78,6 +99,15 @@ pub struct GenesisSpec {
     pub dev_accounts: u32,
 }
 
+/// Most dev accounts a genesis may declare (their keys are derived at start).
+pub const MAX_DEV_ACCOUNTS: u32 = 10_000;
+/// Latest genesis time accepted: 9999-12-31T23:59:59.999Z, so that block times never overflow.
+pub const MAX_GENESIS_TIME_MS: u64 = 253_402_300_799_999;
+/// Most validators a genesis may list.
+pub const MAX_VALIDATORS: usize = 1_000;
+/// Most funded accounts a genesis may list.
+pub const MAX_ACCOUNTS: usize = 1_000_000;
+
 /// The key pair of dev account `index` on `chain_id`: seed = BLAKE3("LUXTENSOR/DEV/V1" || chain_id
 /// || index), both big-endian. Public knowledge: for testnets only.
 pub fn dev_keypair(chain_id: u64, index: u32) -> Keypair {
@@ -104,6 +134,29 @@ impl Genesis {
         if self.validators.is_empty() {
             return Err(GenesisError::NoValidators);
         }
+        let bound = |field, value: u64, max: u64| {
+            if value > max {
+                Err(GenesisError::OutOfRange { field, value, max })
+            } else {
+                Ok(())
+            }
+        };
+        bound("genesis_time_ms", self.genesis_time_ms, MAX_GENESIS_TIME_MS)?;
+        bound(
+            "dev_accounts",
+            self.dev_accounts.into(),
+            MAX_DEV_ACCOUNTS.into(),
+        )?;
+        bound(
+            "validators (count)",
+            self.validators.len() as u64,
+            MAX_VALIDATORS as u64,
+        )?;
+        bound(
+            "accounts (count)",
+            self.accounts.len() as u64,
+            MAX_ACCOUNTS as u64,
+        )?;
         let mut validators = Vec::new();
         let mut seen = BTreeSet::new();
         for v in &self.validators {
@@ -111,6 +164,18 @@ impl Genesis {
                 field: "validators",
                 detail: e.to_string(),
             })?;
+            if !crypto::is_valid_point(&key) {
+                return Err(GenesisError::BadValidatorKey {
+                    key,
+                    reason: "not a point on the curve",
+                });
+            }
+            if crypto::is_small_order(&key) {
+                return Err(GenesisError::BadValidatorKey {
+                    key,
+                    reason: "a point of small order (anyone could sign for it)",
+                });
+            }
             if !seen.insert(key) {
                 return Err(GenesisError::DuplicateValidator(key));
             }
@@ -128,6 +193,10 @@ impl Genesis {
             }
             accounts.push((address, a.balance));
         }
+        accounts
+            .iter()
+            .try_fold(0u64, |sum, (_, balance)| sum.checked_add(*balance))
+            .ok_or(GenesisError::SupplyOverflow)?;
         accounts.sort();
         Ok(GenesisSpec {
             chain_id: self.chain_id,
@@ -181,5 +250,68 @@ impl GenesisSpec {
         (0..self.dev_accounts)
             .map(|i| dev_keypair(self.chain_id, i))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Genesis {
+        Genesis {
+            chain_id: 1,
+            genesis_time_ms: 1_700_000_000_000,
+            validators: vec![Keypair::from_seed([1; 32]).public().to_string()],
+            accounts: vec![GenesisAccount {
+                address: Address([7; 20]).to_string(),
+                balance: 10,
+            }],
+            dev_accounts: 2,
+        }
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused_with_the_field_named() {
+        assert!(base().spec().is_ok());
+        let mut g = base();
+        g.dev_accounts = u32::MAX - 1;
+        let e = g.spec().unwrap_err().to_string();
+        assert!(e.contains("dev_accounts") && e.contains("10000"), "{e}");
+        let mut g = base();
+        g.genesis_time_ms = u64::MAX - 5;
+        assert!(
+            g.spec()
+                .unwrap_err()
+                .to_string()
+                .contains("genesis_time_ms")
+        );
+        let mut g = base();
+        g.accounts.push(GenesisAccount {
+            address: Address([8; 20]).to_string(),
+            balance: u64::MAX,
+        });
+        assert!(matches!(g.spec(), Err(GenesisError::SupplyOverflow)));
+    }
+
+    #[test]
+    fn validator_keys_must_be_usable_points() {
+        let mut g = base();
+        // The first small y with no x on the curve.
+        let not_a_point = (2u8..=255)
+            .map(|y| {
+                let mut b = [0u8; 32];
+                b[0] = y;
+                PublicKey(b)
+            })
+            .find(|k| !crypto::is_valid_point(k))
+            .expect("some small y is off the curve");
+        g.validators = vec![not_a_point.to_string()];
+        let e = g.spec().unwrap_err().to_string();
+        assert!(e.contains("not a point"), "{e}");
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        g.validators = vec![PublicKey(identity).to_string()];
+        let e = g.spec().unwrap_err().to_string();
+        assert!(e.contains("small order"), "{e}");
     }
 }

@@ -97,6 +97,14 @@ pub enum ValidationError {
         /// Carried.
         got: u64,
     },
+    /// A transaction's sender key is a point of small order.
+    #[error("transaction {index}: sender key {sender} is of small order (anyone can sign for it)")]
+    SmallOrderSender {
+        /// Position.
+        index: usize,
+        /// The key.
+        sender: PublicKey,
+    },
     /// A transaction's signature does not verify.
     #[error("transaction {index}: {error}")]
     BadTxSignature {
@@ -245,15 +253,25 @@ impl ChainRules {
         self.check_chain_ids(txs)
     }
 
+    /// Rules of each transaction that need no signature check and no state: the chain id, and a
+    /// sender key that is not of small order (anyone can sign for those under ZIP 215).
     fn check_chain_ids(&self, txs: &[Transaction]) -> Result<(), ValidationError> {
-        match txs.iter().position(|tx| tx.chain_id != self.chain_id) {
-            Some(index) => Err(ValidationError::TxWrongChain {
-                index,
-                expected: self.chain_id,
-                got: txs[index].chain_id,
-            }),
-            None => Ok(()),
+        for (index, tx) in txs.iter().enumerate() {
+            if tx.chain_id != self.chain_id {
+                return Err(ValidationError::TxWrongChain {
+                    index,
+                    expected: self.chain_id,
+                    got: tx.chain_id,
+                });
+            }
+            if crypto::is_small_order(&tx.sender) {
+                return Err(ValidationError::SmallOrderSender {
+                    index,
+                    sender: tx.sender,
+                });
+            }
         }
+        Ok(())
     }
 
     /// Chain ids and signatures of transactions.

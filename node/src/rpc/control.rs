@@ -1,11 +1,14 @@
 //! `luxtensor.node.v1.ControlService`: testnet control (produce blocks now, add a peer). Served
 //! only with a control token; [`ControlAuth`] refuses calls without it (`UNAUTHENTICATED`),
-//! comparing tokens in constant time.
+//! comparing tokens in constant time. A `ProduceBlocks` stops between two blocks when its caller
+//! goes away, its deadline passes or the node stops, and a failure part-way says how many blocks
+//! were committed.
 
 use std::sync::Arc;
 
 use proto::node::v1 as api;
 use subtle::ConstantTimeEq;
+use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use super::convert::header_to_api;
@@ -35,12 +38,21 @@ impl PeerAdder for SyncEngine {
 pub struct ControlService {
     producer: Arc<Producer>,
     peers: Arc<dyn PeerAdder>,
+    shutdown: CancellationToken,
 }
 
 impl ControlService {
-    /// A control service over the node's producer and peers.
-    pub fn new(producer: Arc<Producer>, peers: Arc<dyn PeerAdder>) -> Self {
-        Self { producer, peers }
+    /// A control service over the node's producer and peers; work stops at `shutdown`.
+    pub fn new(
+        producer: Arc<Producer>,
+        peers: Arc<dyn PeerAdder>,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self {
+            producer,
+            peers,
+            shutdown,
+        }
     }
 }
 
@@ -97,9 +109,24 @@ impl api::control_service_server::ControlService for ControlService {
             MAX_TRANSFERS_PER_BLOCK,
         )?;
         let producer = self.producer.clone();
+        // Cancelled when tonic drops this call (client gone, deadline passed) or the node stops.
+        let cancel = self.shutdown.child_token();
+        let _on_drop = cancel.clone().drop_guard();
         let headers = tokio::task::spawn_blocking(move || {
             let mut headers = Vec::new();
             for _ in 0..req.count {
+                if cancel.is_cancelled() {
+                    let committed = headers.len();
+                    tracing::info!(target: "rpc::control", committed, requested = req.count, "ProduceBlocks stopped: its caller went away or the node is stopping");
+                    return Err(with_context(
+                        RequestError::Cancelled("ProduceBlocks").into(),
+                        &format!("committed {committed} of {} blocks, then: ", req.count),
+                        &[
+                            ("committed", committed.to_string()),
+                            ("requested", req.count.to_string()),
+                        ],
+                    ));
+                }
                 match producer.produce(req.transfers_per_block as usize) {
                     Ok(block) => headers.push(header_to_api(&block.header)),
                     Err(e) => {

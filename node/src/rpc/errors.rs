@@ -71,6 +71,18 @@ pub enum Reason {
     PeerRefused,
     /// The node's genesis configuration does not fit.
     GenesisMismatch,
+    /// A sender key of small order (metadata: `sender`).
+    SmallOrderKey,
+    /// The recipient's balance would overflow (metadata: `recipient`).
+    RecipientOverflow,
+    /// The sender has the most pending transactions one sender may have (metadata: `limit`).
+    SenderFull,
+    /// Too many expensive calls at once (metadata: `what`, `limit`).
+    Busy,
+    /// The call was cancelled (client gone, deadline passed, node stopping).
+    Cancelled,
+    /// The node is shutting down.
+    ShuttingDown,
     /// The node failed (storage, state, a task).
     Internal,
 }
@@ -103,12 +115,36 @@ impl Reason {
             Reason::UnknownParent => "UNKNOWN_PARENT",
             Reason::PeerRefused => "PEER_REFUSED",
             Reason::GenesisMismatch => "GENESIS_MISMATCH",
+            Reason::SmallOrderKey => "SMALL_ORDER_KEY",
+            Reason::RecipientOverflow => "RECIPIENT_OVERFLOW",
+            Reason::SenderFull => "SENDER_FULL",
+            Reason::Busy => "BUSY",
+            Reason::Cancelled => "CANCELLED",
+            Reason::ShuttingDown => "SHUTTING_DOWN",
             Reason::Internal => "INTERNAL",
         }
     }
 }
 
-/// A status with an `ErrorInfo` detail.
+/// Longest status message sent (it travels in an HTTP/2 header; a caller's oversized input echoed
+/// back must not make the header list too large for the caller to read).
+pub const MAX_MESSAGE_LEN: usize = 1024;
+/// Longest `ErrorInfo` metadata value sent.
+pub const MAX_METADATA_LEN: usize = 256;
+
+/// `text` cut to at most `max` bytes (on a character boundary), saying how long it was.
+fn bounded(text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max.saturating_sub(32);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes in all)", &text[..end], text.len())
+}
+
+/// A status with an `ErrorInfo` detail; message and metadata values are bounded in length.
 pub fn status(
     code: Code,
     reason: Reason,
@@ -117,11 +153,11 @@ pub fn status(
 ) -> Status {
     let metadata: HashMap<String, String> = metadata
         .iter()
-        .map(|(k, v)| ((*k).to_string(), v.clone()))
+        .map(|(k, v)| ((*k).to_string(), bounded(v.clone(), MAX_METADATA_LEN)))
         .collect();
     Status::with_error_details(
         code,
-        message,
+        bounded(message.into(), MAX_MESSAGE_LEN),
         ErrorDetails::with_error_info(reason.as_str(), ERROR_DOMAIN, metadata),
     )
 }
@@ -177,8 +213,20 @@ pub enum RequestError {
     /// A token that does not match.
     #[error("control token does not match")]
     WrongToken,
+    /// Too many expensive calls at once.
+    #[error("{what}: {limit} already running on this node; try again later")]
+    Busy {
+        /// Which call.
+        what: &'static str,
+        /// How many may run at once.
+        limit: usize,
+    },
+    /// The call stopped before it finished (the client went away, its deadline passed, or the
+    /// node is stopping).
+    #[error("{0} was cancelled")]
+    Cancelled(&'static str),
     /// A peer address the book refuses.
-    #[error("peer {address}: {reason}")]
+    #[error("peer address refused: {reason}")]
     PeerRefused {
         /// The address.
         address: String,
@@ -248,6 +296,18 @@ impl From<RequestError> for Status {
             RequestError::WrongToken => {
                 status(Code::Unauthenticated, Reason::WrongToken, message, &[])
             }
+            RequestError::Busy { what, limit } => status(
+                Code::ResourceExhausted,
+                Reason::Busy,
+                message,
+                &[("what", what.into()), ("limit", limit.to_string())],
+            ),
+            RequestError::Cancelled(what) => status(
+                Code::Cancelled,
+                Reason::Cancelled,
+                message,
+                &[("what", what.into())],
+            ),
             RequestError::PeerRefused { address, .. } => status(
                 Code::InvalidArgument,
                 Reason::PeerRefused,
@@ -326,6 +386,7 @@ impl From<LedgerError> for Status {
             LedgerError::Storage(e) => e.into(),
             LedgerError::Trie(e) => internal("state", e),
             LedgerError::Inconsistent(m) => internal("database is inconsistent", m),
+            LedgerError::Interrupted => RequestError::Cancelled("chain verification").into(),
         }
     }
 }
@@ -363,6 +424,25 @@ impl From<MempoolError> for Status {
             MempoolError::BadSignature(_) => {
                 status(Code::InvalidArgument, Reason::BadSignature, message, &[])
             }
+            MempoolError::SmallOrderSender(key) => status(
+                Code::InvalidArgument,
+                Reason::SmallOrderKey,
+                message,
+                &[("sender", key.to_string())],
+            ),
+            MempoolError::RecipientOverflow(recipient) => status(
+                Code::FailedPrecondition,
+                Reason::RecipientOverflow,
+                message,
+                &[("recipient", recipient.to_string())],
+            ),
+            MempoolError::SenderFull { limit } => status(
+                Code::ResourceExhausted,
+                Reason::SenderFull,
+                message,
+                &[("limit", limit.to_string())],
+            ),
+            MempoolError::State(m) => internal("state", m),
             MempoolError::NonceTooLow { expected, got } => status(
                 Code::FailedPrecondition,
                 Reason::NonceTooLow,
@@ -425,6 +505,7 @@ impl From<ProduceError> for Status {
                 message,
                 &[],
             ),
+            ProduceError::Stopped => status(Code::Unavailable, Reason::ShuttingDown, message, &[]),
             ProduceError::Import(e) => e.into(),
             ProduceError::Ledger(e) => e.into(),
         }

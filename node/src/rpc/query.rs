@@ -1,12 +1,16 @@
 //! `luxtensor.node.v1.QueryService`: read-only access to the chain, state and sync progress.
-//! Range reads stream lazily: the next batch of blocks is read only when the client has taken
-//! the previous one.
+//! Range reads stream lazily: the next batch of blocks is read (within the node's serving read
+//! budget) only when the client has taken the previous one. Whole-chain verification, the one
+//! call whose cost grows with the chain, runs at most [`MAX_VERIFICATIONS`] at a time and stops
+//! as soon as its caller goes away or its deadline passes.
 
 use std::pin::Pin;
 use std::sync::Arc;
 
 use futures::{Stream, StreamExt, stream};
 use proto::node::v1 as api;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use super::convert::{
@@ -18,11 +22,14 @@ use crate::chain::{Address, Block, Hash, Header, PublicKey};
 use crate::ledger::Ledger;
 use crate::mempool::Mempool;
 use crate::sync::SyncState;
+use crate::sync::server::ReadBudget;
 
 /// Most blocks one `ListBlocks` call returns.
 pub const MAX_LIST_BLOCKS: u64 = 10_000;
 /// Blocks read from the database per step of a `ListBlocks` stream.
 const LIST_BATCH: u64 = 32;
+/// `VerifyChain` calls that may run at once; more are refused with `RESOURCE_EXHAUSTED`.
+pub const MAX_VERIFICATIONS: usize = 2;
 
 /// The query service.
 #[derive(Clone, Debug)]
@@ -31,6 +38,9 @@ pub struct QueryService {
     mempool: Arc<Mempool>,
     sync: Arc<SyncState>,
     validator: Option<PublicKey>,
+    reads: ReadBudget,
+    verifications: Arc<Semaphore>,
+    shutdown: CancellationToken,
 }
 
 /// Which block a request names.
@@ -40,18 +50,24 @@ enum BlockRef {
 }
 
 impl QueryService {
-    /// A query service over the node's parts.
+    /// A query service over the node's parts; range reads share `reads`, and long work stops
+    /// at `shutdown`.
     pub fn new(
         ledger: Arc<Ledger>,
         mempool: Arc<Mempool>,
         sync: Arc<SyncState>,
         validator: Option<PublicKey>,
+        reads: ReadBudget,
+        shutdown: CancellationToken,
     ) -> Self {
         Self {
             ledger,
             mempool,
             sync,
             validator,
+            reads,
+            verifications: Arc::new(Semaphore::new(MAX_VERIFICATIONS)),
+            shutdown,
         }
     }
 
@@ -196,12 +212,15 @@ impl api::query_service_server::QueryService for QueryService {
             .into());
         }
         let ledger = self.ledger.clone();
+        let reads = self.reads.clone();
         let batches = stream::unfold(Some(from), move |next| {
             let ledger = ledger.clone();
+            let reads = reads.clone();
             async move {
                 let start = next.filter(|h| *h <= to)?;
                 let end = to.min(start + LIST_BATCH - 1);
-                let read = tokio::task::spawn_blocking(move || read_blocks(&ledger, start, end))
+                let read = reads
+                    .run(move || read_blocks(&ledger, start, end))
                     .await
                     .map_err(|e| task_failed("block read task", e))
                     .and_then(|r| r);
@@ -282,10 +301,24 @@ impl api::query_service_server::QueryService for QueryService {
             }
             .into());
         }
+        let _permit = self
+            .verifications
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| RequestError::Busy {
+                what: "VerifyChain",
+                limit: MAX_VERIFICATIONS,
+            })?;
+        // Dropped (and so cancelled) when tonic drops this call: the client went away or its
+        // deadline passed. The node's shutdown cancels it too.
+        let cancel = self.shutdown.child_token();
+        let _on_drop = cancel.clone().drop_guard();
         let ledger = self.ledger.clone();
-        let report = tokio::task::spawn_blocking(move || ledger.verify_chain(req.from_height, to))
-            .await
-            .map_err(|e| task_failed("verification task", e))??;
+        let report = tokio::task::spawn_blocking(move || {
+            ledger.verify_chain_until(req.from_height, to, &|| cancel.is_cancelled())
+        })
+        .await
+        .map_err(|e| task_failed("verification task", e))??;
         Ok(Response::new(api::VerifyChainResponse {
             ok: report.fault.is_none(),
             blocks_checked: report.blocks_checked,

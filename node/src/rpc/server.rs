@@ -11,6 +11,7 @@ use proto::node::v1::transaction_service_server::TransactionServiceServer;
 use proto::sync::v1::sync_service_server::SyncServiceServer;
 use tokio_util::sync::CancellationToken;
 
+use super::connections::{ConnectionLimits, incoming};
 use super::control::{ControlAuth, ControlService};
 use super::query::QueryService;
 use super::transactions::TransactionService;
@@ -52,6 +53,8 @@ pub struct ServerConfig {
     pub sync: SyncService,
     /// Control service and its token, when enabled.
     pub control: Option<(ControlService, String)>,
+    /// Connection, stream and time limits.
+    pub limits: ConnectionLimits,
 }
 
 /// A bound gRPC server.
@@ -121,18 +124,15 @@ impl RpcServer {
                 ControlAuth::new(&token),
             )
         });
-        // Accepted connections need TCP_NODELAY themselves (the builder's setting applies only to
-        // listeners tonic binds); without it small responses wait ~40 ms for delayed ACKs.
-        let incoming = tokio_stream::StreamExt::map(
-            tokio_stream::wrappers::TcpListenerStream::new(self.listener),
-            |conn| {
-                conn.inspect(|stream| {
-                    let _ = stream.set_nodelay(true);
-                })
-            },
-        );
+        let limits = config.limits;
+        let incoming = incoming(self.listener, &limits);
         tonic::transport::Server::builder()
-            .tcp_nodelay(true)
+            .max_concurrent_streams(limits.max_streams_per_connection)
+            .http2_keepalive_interval(Some(limits.keepalive_interval))
+            .http2_keepalive_timeout(Some(limits.keepalive_timeout))
+            .max_connection_age(limits.max_connection_age)
+            .max_connection_age_grace(limits.keepalive_interval)
+            .timeout(limits.request_timeout)
             .add_service(health)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)

@@ -40,13 +40,7 @@ impl api::transaction_service_server::TransactionService for TransactionService 
                 field: "transaction",
             })?;
         let tx = tx_from_api(&tx)?;
-        let head = self.ledger.head();
-        let (account, _) =
-            self.ledger
-                .account(&head.header.state_root, &tx.sender_address(), false)?;
-        let hash = self
-            .mempool
-            .submit(tx, self.ledger.rules(), account.unwrap_or_default())?;
+        let hash = self.mempool.submit(tx, &self.ledger)?;
         Ok(Response::new(api::SubmitTransactionResponse {
             hash: to_hex(&hash),
         }))

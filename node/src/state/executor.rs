@@ -158,6 +158,45 @@ impl<'s, S: NodeStore + ?Sized> Executor<'s, S> {
         Ok(())
     }
 
+    /// Executes one transfer without crediting its fee to anyone (the fee is still debited): what
+    /// a mempool checks before it knows which validator will include the transaction. On error
+    /// nothing changes.
+    pub fn apply_unpaid(&mut self, tx: &Transaction) -> Result<(), ExecError> {
+        let from = tx.sender_address();
+        let mut sender = self.account(&from)?;
+        if tx.nonce != sender.nonce {
+            return Err(ExecError::BadNonce {
+                expected: sender.nonce,
+                got: tx.nonce,
+            });
+        }
+        let needed = tx.total_cost().ok_or(ExecError::Overflow)?;
+        if sender.balance < needed {
+            return Err(ExecError::InsufficientBalance {
+                needed,
+                available: sender.balance,
+            });
+        }
+        let nonce = sender.nonce.checked_add(1).ok_or(ExecError::Overflow)?;
+        if tx.recipient == from {
+            // Debit then credit of one account: it ends `fee` lower, which cannot overflow.
+            sender.balance = sender.balance - needed + tx.amount;
+            sender.nonce = nonce;
+            self.set(from, sender);
+            return Ok(());
+        }
+        let mut recipient = self.account(&tx.recipient)?;
+        recipient.balance = recipient
+            .balance
+            .checked_add(tx.amount)
+            .ok_or(ExecError::Overflow)?;
+        sender.balance -= needed;
+        sender.nonce = nonce;
+        self.set(from, sender);
+        self.set(tx.recipient, recipient);
+        Ok(())
+    }
+
     /// Executes every transaction of a block in order; the first failure fails the block.
     pub fn apply_block(
         &mut self,

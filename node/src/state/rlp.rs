@@ -19,7 +19,14 @@ pub enum RlpError {
     /// An integer wider than 64 bits or with leading zeros.
     #[error("rlp: bad integer")]
     BadInteger,
+    /// Lists nested deeper than [`MAX_DEPTH`] (no trie node or account nests more than a few).
+    #[error("rlp: lists nested deeper than {MAX_DEPTH}")]
+    TooDeep,
 }
+
+/// Deepest list nesting decoded. Trie nodes nest at most a few levels (inline children); the bound
+/// keeps a hostile input from exhausting the stack.
+pub const MAX_DEPTH: usize = 32;
 
 /// A decoded item borrowing from the input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +94,7 @@ pub fn encode_list(payload: &[u8]) -> Vec<u8> {
 
 /// Decodes exactly one item spanning all of `input`.
 pub fn decode(input: &[u8]) -> Result<Item<'_>, RlpError> {
-    let (item, used) = decode_one(input)?;
+    let (item, used) = decode_one(input, 0)?;
     if used != input.len() {
         return Err(RlpError::Trailing(input.len() - used));
     }
@@ -106,7 +113,7 @@ fn read_len(input: &[u8], n: usize) -> Result<usize, RlpError> {
     usize::try_from(len).map_err(|_| RlpError::Truncated)
 }
 
-fn decode_one(input: &[u8]) -> Result<(Item<'_>, usize), RlpError> {
+fn decode_one(input: &[u8], depth: usize) -> Result<(Item<'_>, usize), RlpError> {
     let first = *input.first().ok_or(RlpError::Truncated)?;
     let (is_list, start, len) = match first {
         0x00..=0x7f => return Ok((Item::Bytes(&input[..1]), 1)),
@@ -129,10 +136,13 @@ fn decode_one(input: &[u8]) -> Result<(Item<'_>, usize), RlpError> {
         }
         return Ok((Item::Bytes(payload), end));
     }
+    if depth >= MAX_DEPTH {
+        return Err(RlpError::TooDeep);
+    }
     let mut items = Vec::new();
     let mut rest = payload;
     while !rest.is_empty() {
-        let (item, used) = decode_one(rest)?;
+        let (item, used) = decode_one(rest, depth + 1)?;
         items.push((item, &rest[..used]));
         rest = &rest[used..];
     }

@@ -1,10 +1,11 @@
 //! The sync engine: the round loop that joins peer management, the header phase, the body phase
 //! and import. Each round it refreshes peer statuses (handshakes), asks for peers' peers, subscribes
-//! to head announcements, picks the ready peer whose chain beats ours under fork choice (longer,
-//! then the lower head hash), and syncs from it header-first:
+//! to head announcements, and races the ready peers whose chain beats ours under fork choice
+//! (longer, then the lower head hash) for headers; the first valid answer's sender is the round's
+//! source, and sync goes header-first:
 //!
 //! 1. **Headers** ([`super::headers`]): up to `headers_per_request` headers after our block
-//!    locator, so the peer answers from our common ancestor even when our tip is not on its chain.
+//!    locator, so a peer answers from our common ancestor even when our tip is not on its chain.
 //!    The whole run is validated before anything else happens (attachment to a stored block,
 //!    linkage, heights, time, schedule, every producer signature batched across cores). Headers
 //!    are never stored on their own.
@@ -78,6 +79,17 @@ impl Default for SyncConfig {
     }
 }
 
+/// Ready peers raced for headers in one round, at most.
+pub const HEADER_RACE: usize = 6;
+
+/// Why a contender's answer was not used.
+enum Miss {
+    /// It misbehaved (already charged).
+    Fault(Fault),
+    /// It has nothing past our head after all.
+    NothingNew,
+}
+
 /// Downloads, validates and imports blocks from peers.
 pub struct SyncEngine {
     ledger: Arc<Ledger>,
@@ -142,16 +154,11 @@ impl SyncEngine {
             }
             self.peers.subscribe_heads(&cancel);
             loop {
-                let head = self.ledger.head();
-                let Some((address, status)) = self.peers.best(head.header.height, &head.hash)
-                else {
-                    break;
-                };
                 if cancel.is_cancelled() {
                     return;
                 }
                 self.publish_state();
-                match self.sync_from(&address, &status).await {
+                match self.sync_round().await {
                     Ok(0) => break,
                     Ok(_) => {}
                     Err(fault) => {
@@ -205,19 +212,48 @@ impl SyncEngine {
         });
     }
 
-    /// One round against `address`; returns how many blocks moved our head. Faults are recorded
-    /// in the peer book where they are seen; the returned one only says why the round ended.
-    async fn sync_from(&self, address: &str, status: &PeerStatus) -> Result<u64, Fault> {
+    /// One round: the best contenders (up to [`HEADER_RACE`] ready peers whose head beats ours)
+    /// are asked for headers after our locator at once; the first valid answer wins and its
+    /// sender is the source of the round, the slower requests are dropped. A peer that dripped,
+    /// lied or withheld is charged as soon as its answer (or its silence) shows it, so slow
+    /// peers cost a round no more than the fastest honest one takes. Returns how many blocks moved
+    /// our head (0: nothing to do).
+    async fn sync_round(&self) -> Result<u64, Fault> {
+        let head = self.ledger.head();
+        let contenders = self
+            .peers
+            .contenders(head.header.height, &head.hash, HEADER_RACE);
+        if contenders.is_empty() {
+            return Ok(0);
+        }
+        let locator = headers::locator(&self.ledger);
+        let races = contenders
+            .iter()
+            .map(|(address, status)| Box::pin(self.headers_from(address, status, locator.clone())));
+        match futures::future::select_ok(races).await {
+            Ok(((source, headers, hashes), _slower)) => {
+                self.peers.book().reward(&source);
+                self.fetch_and_import(&source, headers, hashes).await
+            }
+            Err(Miss::NothingNew) => Ok(0),
+            Err(Miss::Fault(fault)) => Err(fault),
+        }
+    }
+
+    /// Validated headers from `address`, or why not (a fault is charged here).
+    async fn headers_from(
+        &self,
+        address: &str,
+        status: &PeerStatus,
+        locator: Vec<Hash>,
+    ) -> Result<(String, Vec<Header>, Vec<Hash>), Miss> {
         let charge = |fault: Fault| {
             self.peers.penalize(&fault);
-            fault
+            Miss::Fault(fault)
         };
         let client = self.peers.client(address).map_err(charge)?;
         let headers = client
-            .headers(
-                headers::locator(&self.ledger),
-                self.config.headers_per_request,
-            )
+            .headers(locator, self.config.headers_per_request)
             .await
             .map_err(|e| charge(Fault::from_peer_error(address, &e)))?;
         if headers.len() > self.config.headers_per_request as usize {
@@ -253,7 +289,7 @@ impl SyncEngine {
                 )));
             }
             self.peers.book().record_status(address, fresh);
-            return Ok(0);
+            return Err(Miss::NothingNew);
         }
         let ledger = self.ledger.clone();
         let (headers, hashes) = tokio::task::spawn_blocking(move || {
@@ -261,11 +297,17 @@ impl SyncEngine {
             (headers, hashes)
         })
         .await
-        .map_err(|e| Fault::new(address, Offence::Protocol, format!("validation task: {e}")))?;
+        .map_err(|e| {
+            Miss::Fault(Fault::new(
+                address,
+                Offence::Protocol,
+                format!("validation task: {e}"),
+            ))
+        })?;
         let hashes =
             hashes.map_err(|e| charge(Fault::new(address, Offence::InvalidData, e.to_string())))?;
         tracing::debug!(target: "sync::headers", peer = address, count = headers.len(), first = headers[0].height, claimed = status.head_height, "validated headers");
-        self.fetch_and_import(address, headers, hashes).await
+        Ok((address.to_string(), headers, hashes))
     }
 
     /// The body phase and import of one round: batches are downloaded ahead of import (a bounded
@@ -524,8 +566,15 @@ mod tests {
                 .collect(),
         );
         let book = Arc::new(PeerBook::new(8, Duration::from_secs(60), None));
-        for (a, _) in peers {
+        for (a, mode) in peers {
             book.add(a).unwrap();
+            if *mode == Fake::HelperWrongBodies {
+                // A peer that served us well before (bodies go only to proven helpers) and now
+                // turns bad.
+                for _ in 0..5 {
+                    book.reward(a);
+                }
+            }
         }
         let config = SyncConfig {
             headers_per_request: 16,
@@ -551,15 +600,21 @@ mod tests {
             .filter(|(_, m)| *m != Fake::Honest)
             .map(|(a, _)| *a)
             .collect();
+        // Alone, a liar is the only peer to ask and must end banned. Next to an honest peer the
+        // two are raced for headers and the first valid answer wins, so whether the liar's answer
+        // is looked at depends on timing: there the property is that the honest chain is synced
+        // and nothing of the liar's is kept.
+        let charged = |l: &str| honest || book.is_banned(l);
         loop {
             let synced = !honest || ledger.head().hash == target;
-            if synced && liars.iter().all(|l| book.is_banned(l)) {
+            if synced && liars.iter().all(|l| charged(l)) {
                 break;
             }
             assert!(
                 Instant::now() < deadline,
-                "sync did not finish: head {}",
-                ledger.head().header.height
+                "sync did not finish: head {}, liars {:?}",
+                ledger.head().header.height,
+                liars.iter().map(|l| (l, book.score(l))).collect::<Vec<_>>()
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -587,14 +642,15 @@ mod tests {
             let (ledger, book, _, _dir) = sync_with(&[("liar:1", liar)], 30).await;
             assert!(book.is_banned("liar:1"), "{liar:?}");
             assert_eq!(ledger.head().header.height, 0, "{liar:?}: nothing stored");
-            let (ledger, book, chain, _dir) =
-                sync_with(&[("liar:1", liar), ("honest:1", Fake::Honest)], 30).await;
-            assert!(book.is_banned("liar:1"), "{liar:?}");
+            // Next to an honest peer: synced from it, and the chain verifies from genesis.
+            let (ledger, _, chain, _dir) =
+                sync_with(&[("a-liar:1", liar), ("honest:1", Fake::Honest)], 30).await;
             assert_eq!(
                 ledger.head().hash,
                 chain[30].hash(),
                 "{liar:?}: synced from the honest peer"
             );
+            assert_eq!(ledger.verify_chain(0, 30).unwrap().fault, None, "{liar:?}");
         }
     }
 
@@ -609,7 +665,11 @@ mod tests {
         )
         .await;
         assert_eq!(ledger.head().hash, chain[40].hash());
-        assert!(book.is_banned("helper:1"));
+        assert!(
+            book.is_banned("helper:1"),
+            "invalid bodies ban at once: {:?}",
+            book.score("helper:1")
+        );
         let honest = book
             .report()
             .into_iter()

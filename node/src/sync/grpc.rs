@@ -1,12 +1,15 @@
-//! [`PeerClient`] over gRPC (tonic). Channels connect lazily; every call has a deadline and every
-//! stream a per-message stall timeout; replies are checked against the request's bounds before the
-//! engine sees them.
+//! [`PeerClient`] over gRPC (tonic). Channels connect lazily; every call has a deadline; every
+//! stream has a per-message stall timeout *and* a throughput floor (after a short grace, a stream
+//! must keep delivering at least `min_throughput` bytes per second, so a peer that drips data
+//! just under the stall timeout is cut off after two seconds); replies are checked against the
+//! request's bounds before the engine sees them.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use futures::stream::BoxStream;
+use prost::Message;
 use proto::sync::v1 as wire;
 use proto::sync::v1::sync_service_client::SyncServiceClient;
 use tonic::transport::{Channel, Endpoint};
@@ -33,6 +36,10 @@ pub struct GrpcTimeouts {
     pub request: Duration,
     /// Gap allowed between two stream messages.
     pub stall: Duration,
+    /// Bytes per second a stream must average once `throughput_grace` has passed.
+    pub min_throughput: u64,
+    /// How long a stream may run before its throughput is judged.
+    pub throughput_grace: Duration,
 }
 
 impl Default for GrpcTimeouts {
@@ -41,7 +48,31 @@ impl Default for GrpcTimeouts {
             connect: Duration::from_secs(3),
             request: Duration::from_secs(10),
             stall: Duration::from_secs(5),
+            min_throughput: 16 * 1024,
+            throughput_grace: Duration::from_secs(2),
         }
+    }
+}
+
+/// Bytes received on one stream since it started, and when it must have delivered more.
+struct Meter {
+    started: Instant,
+    bytes: u64,
+}
+
+impl Meter {
+    fn start() -> Self {
+        Self {
+            started: Instant::now(),
+            bytes: 0,
+        }
+    }
+
+    /// When the average would fall below `min` bytes/s without another message (never before
+    /// the grace period ends).
+    fn deadline(&self, t: &GrpcTimeouts) -> Instant {
+        let earned = Duration::from_secs_f64(self.bytes as f64 / t.min_throughput.max(1) as f64);
+        self.started + earned.max(t.throughput_grace)
     }
 }
 
@@ -125,13 +156,30 @@ impl GrpcPeer {
         }
     }
 
-    async fn next<T>(
+    /// The next message of `stream`, within the stall timeout and the throughput floor.
+    async fn next<T: Message>(
         &self,
         what: &'static str,
         stream: &mut tonic::Streaming<T>,
+        meter: &mut Meter,
     ) -> Result<Option<T>, PeerError> {
-        match tokio::time::timeout(self.timeouts.stall, stream.message()).await {
+        let now = Instant::now();
+        let floor = meter.deadline(&self.timeouts);
+        let stall = now + self.timeouts.stall;
+        let wait = floor.min(stall).saturating_duration_since(now);
+        match tokio::time::timeout(wait, stream.message()).await {
+            Err(_) if floor < stall => {
+                let secs = meter.started.elapsed().as_secs_f64().max(0.001);
+                Err(PeerError::Slow(format!(
+                    "{what}: {} bytes in {secs:.1}s, below {} bytes/s",
+                    meter.bytes, self.timeouts.min_throughput
+                )))
+            }
             Err(_) => Err(PeerError::Timeout(what)),
+            Ok(Ok(Some(m))) => {
+                meter.bytes += m.encoded_len() as u64;
+                Ok(Some(m))
+            }
             Ok(r) => r.map_err(from_status),
         }
     }
@@ -167,7 +215,8 @@ impl PeerClient for GrpcPeer {
             .call("headers", client.get_headers(self.request(request)))
             .await?;
         let mut headers = Vec::new();
-        while let Some(chunk) = self.next("headers stream", &mut stream).await? {
+        let mut meter = Meter::start();
+        while let Some(chunk) = self.next("headers stream", &mut stream, &mut meter).await? {
             if headers.len() + chunk.headers.len() > max as usize {
                 return Err(PeerError::Protocol(format!(
                     "sent more than the {max} headers asked for"
@@ -198,7 +247,8 @@ impl PeerClient for GrpcPeer {
             .call("bodies", client.get_bodies(self.request(request)))
             .await?;
         let mut bodies = Vec::with_capacity(asked);
-        while let Some(body) = self.next("bodies stream", &mut stream).await? {
+        let mut meter = Meter::start();
+        while let Some(body) = self.next("bodies stream", &mut stream, &mut meter).await? {
             if bodies.len() >= asked {
                 return Err(PeerError::Protocol(format!(
                     "sent more than the {asked} bodies asked for"

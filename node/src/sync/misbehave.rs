@@ -25,10 +25,16 @@ pub enum Misbehave {
     Withhold,
     /// Sends the first message of a stream, then stalls.
     Stall,
+    /// Serves real data, one stream message every [`DRIP_INTERVAL`] (just under the default
+    /// 5 s stall timeout): the cheap way to slow a syncing node down.
+    Drip,
     /// As a validator, serves a second, validly signed block for its own head height to every
     /// other peer (by order of first contact).
     Equivocate,
 }
+
+/// Gap between two stream messages of a dripping node.
+pub const DRIP_INTERVAL: std::time::Duration = std::time::Duration::from_millis(4500);
 
 /// Height a withholding node claims above its real head.
 pub const WITHHOLD_CLAIM: u64 = 100;

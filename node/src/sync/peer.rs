@@ -41,6 +41,9 @@ pub enum PeerError {
     /// The peer did not answer in time.
     #[error("timed out during {0}")]
     Timeout(&'static str),
+    /// The peer streamed below the minimum throughput.
+    #[error("too slow: {0}")]
+    Slow(String),
     /// The peer broke the protocol: malformed data, more items than asked, wrong order.
     #[error("protocol violation: {0}")]
     Protocol(String),

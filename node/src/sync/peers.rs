@@ -1,7 +1,8 @@
 //! Peer management for the sync engine: one client per peer address (made lazily through the
-//! [`Connector`]), periodic handshakes that refresh each peer's status, peer exchange, head
-//! subscriptions that wake the engine when a peer announces a new head, and the choice of the peer
-//! to sync from. What each peer did is recorded in the [`PeerBook`]; this module only talks.
+//! [`Connector`]), periodic handshakes that refresh each peer's status, the dial-back of addresses
+//! other nodes advertise (they become peers only if they answer on our network), peer exchange,
+//! head subscriptions that wake the engine when a peer announces a new head, and the choice of the
+//! peers to sync from. What each peer did is recorded in the [`PeerBook`]; this module only talks.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -18,6 +19,8 @@ use crate::chain::types::to_hex;
 
 /// Handshakes run concurrently at most this many at a time.
 const PARALLEL_HANDSHAKES: usize = 8;
+/// Advertised addresses dialed back per refresh, at most.
+const DIALS_PER_REFRESH: usize = 8;
 
 /// True when a chain with head (height, hash) beats ours under fork choice (longer, then the lower
 /// head hash).
@@ -94,9 +97,44 @@ impl PeerSet {
             .penalize(&fault.peer, fault.offence, &fault.reason);
     }
 
+    fn forget_client(&self, address: &str) {
+        self.clients.lock().expect("clients lock").remove(address);
+    }
+
+    /// Dials back up to a few advertised addresses: each that answers a handshake on our network
+    /// (and calls itself by that address) becomes a peer; the others are forgotten.
+    pub async fn dial_candidates(&self, ours: &PeerStatus) {
+        let candidates = self.book.take_candidates(DIALS_PER_REFRESH);
+        stream::iter(candidates)
+            .for_each_concurrent(PARALLEL_HANDSHAKES, |address| async move {
+                let answered = match self.client(&address) {
+                    Ok(client) => client.handshake(ours).await.ok(),
+                    Err(_) => None,
+                };
+                match answered {
+                    Some(status)
+                        if status.chain_id == ours.chain_id
+                            && status.genesis_hash == ours.genesis_hash
+                            && (status.listen_address.is_empty()
+                                || status.listen_address == address) =>
+                    {
+                        self.book.verified(&address, status);
+                    }
+                    _ => {
+                        tracing::debug!(target: "sync::peers", peer = address, "advertised address did not answer on our network; dropped");
+                        self.book.dial_failed(&address);
+                        self.forget_client(&address);
+                    }
+                }
+            })
+            .await;
+    }
+
     /// Handshakes every peer that is due (`interval` since its last handshake), recording the
-    /// statuses; peers of another network are never asked again.
+    /// statuses; peers of another network are never asked again. Then dials back advertised
+    /// addresses.
     pub async fn refresh(&self, ours: &PeerStatus, interval: Duration) {
+        self.dial_candidates(ours).await;
         let due = self.book.due_for_handshake(interval);
         stream::iter(due)
             .for_each_concurrent(PARALLEL_HANDSHAKES, |address| async move {
@@ -114,7 +152,7 @@ impl PeerSet {
                     }
                     Ok(status) => {
                         if !status.listen_address.is_empty() && status.listen_address != address {
-                            let _ = self.book.add(&status.listen_address);
+                            self.book.propose(&status.listen_address, &address);
                         }
                         self.book.record_status(&address, status);
                     }
@@ -128,7 +166,7 @@ impl PeerSet {
             .await;
     }
 
-    /// Asks every ready peer for the peers it knows and adds them to the book.
+    /// Asks every ready peer for the peers it knows; their addresses become candidates.
     pub async fn discover(&self) {
         for (address, _) in self.book.ready() {
             let Ok(client) = self.client(&address) else {
@@ -137,7 +175,7 @@ impl PeerSet {
             if let Ok(addresses) = client.peers().await {
                 for a in addresses {
                     if a != self.own_address {
-                        let _ = self.book.add(&a);
+                        self.book.propose(&a, &address);
                     }
                 }
             }
@@ -187,26 +225,34 @@ impl PeerSet {
         }
     }
 
-    /// The ready peer whose announced head beats ours (`height`, `hash`) by the most.
-    pub fn best(&self, height: u64, hash: &Hash) -> Option<(String, PeerStatus)> {
-        self.book
+    /// Up to `n` ready peers whose announced head beats ours (`height`, `hash`): the best heads
+    /// first, then the best scores. Sync races them for headers.
+    pub fn contenders(&self, height: u64, hash: &Hash, n: usize) -> Vec<(String, PeerStatus)> {
+        // `ready()` is ordered by score; a stable sort by head keeps that order among equals.
+        let mut peers: Vec<(String, PeerStatus)> = self
+            .book
             .ready()
             .into_iter()
             .filter(|(_, s)| beats(s.head_height, &s.head_hash, height, hash))
-            .max_by(|(_, a), (_, b)| {
-                a.head_height
-                    .cmp(&b.head_height)
-                    .then(b.head_hash.cmp(&a.head_hash))
-            })
+            .collect();
+        peers.sort_by(|(_, a), (_, b)| {
+            b.head_height
+                .cmp(&a.head_height)
+                .then(a.head_hash.cmp(&b.head_hash))
+        });
+        peers.truncate(n);
+        peers
     }
 
     /// Ready peers other than `except` that announced a head at or above `height` (or exactly the
-    /// block `hash`): they can serve bodies up to that height.
+    /// block `hash`) and have served us well before (positive score): they can serve bodies up to
+    /// that height. Unproven peers get no batches, so a peer that would drip them slows nothing.
     pub fn holders(&self, except: &str, height: u64, hash: &Hash) -> Vec<String> {
         self.book
             .ready()
             .into_iter()
             .filter(|(a, s)| a != except && (s.head_height > height || s.head_hash == *hash))
+            .filter(|(a, _)| self.book.score(a).is_some_and(|score| score > 0))
             .map(|(a, _)| a)
             .collect()
     }

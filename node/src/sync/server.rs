@@ -1,21 +1,22 @@
 //! `luxtensor.sync.v1.SyncService`: serves our canonical chain to peers — status handshake,
 //! headers after a block locator, bodies by hash, head announcements, peer exchange — with every
-//! request bounded. Streams are lazy: the next chunk is read from the database (on the blocking
-//! pool, briefly) only when the client has taken the previous one, so a client that never reads
-//! costs one pending future, never a parked thread. Peers that introduce themselves in a handshake
-//! are added to the peer book. With a misbehaviour mode set, outgoing data is corrupted by
-//! [`Corruptor`].
+//! request bounded. Addresses callers advertise are only proposed to the peer book, which dials
+//! them back before trusting them. Streams are lazy: the next chunk is read from the database (on
+//! the blocking pool, within the [`ReadBudget`]) only when the client has taken the previous one,
+//! so a client that never reads costs one pending future, never a parked thread. With a
+//! misbehaviour mode set, outgoing data is corrupted by [`Corruptor`].
 
 use std::pin::Pin;
 use std::sync::Arc;
 
 use futures::{Stream, StreamExt, stream};
 use proto::sync::v1 as wire;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use super::book::PeerBook;
-use super::misbehave::{Corruptor, Misbehave, WITHHOLD_CLAIM};
+use super::misbehave::{Corruptor, DRIP_INTERVAL, Misbehave, WITHHOLD_CLAIM};
 use super::peer::{
     MAX_BODIES_PER_REQUEST, MAX_HEADERS_PER_REQUEST, MAX_LOCATOR, MAX_PEER_ADDRESSES, PeerStatus,
 };
@@ -27,6 +28,51 @@ use crate::storage::StorageError;
 
 /// Headers per streamed chunk.
 pub const HEADERS_PER_CHUNK: usize = 128;
+/// Database reads for remote callers that may run at once.
+pub const SERVING_READS: usize = 8;
+
+/// Bounds the database reads run for remote callers (sync streams, range queries) on the
+/// blocking pool, so that callers can never occupy the threads the node's own production and
+/// import need. A read holds a permit only while it runs, never while its caller is slow to take
+/// the result.
+#[derive(Clone, Debug)]
+pub struct ReadBudget(Arc<Semaphore>);
+
+impl ReadBudget {
+    /// At most `reads` reads at once.
+    pub fn new(reads: usize) -> Self {
+        Self(Arc::new(Semaphore::new(reads.max(1))))
+    }
+
+    /// Runs `read` on the blocking pool once a permit is free. Waiting for the permit and the
+    /// read itself happen in a task of their own, so a caller whose stream is never polled again
+    /// (a client that stopped reading) can neither keep a permit nor a place in the queue.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        read: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, tokio::task::JoinError> {
+        let permits = self.0.clone();
+        tokio::spawn(async move {
+            let permit = permits
+                .acquire_owned()
+                .await
+                .expect("the read budget is never closed");
+            tokio::task::spawn_blocking(move || {
+                let out = read();
+                drop(permit);
+                out
+            })
+            .await
+        })
+        .await?
+    }
+}
+
+impl Default for ReadBudget {
+    fn default() -> Self {
+        Self::new(SERVING_READS)
+    }
+}
 
 /// The sync service.
 #[derive(Clone, Debug)]
@@ -35,6 +81,7 @@ pub struct SyncService {
     book: Arc<PeerBook>,
     corruptor: Option<Arc<Corruptor>>,
     shutdown: CancellationToken,
+    reads: ReadBudget,
 }
 
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
@@ -69,18 +116,20 @@ fn join_error(e: tokio::task::JoinError) -> Status {
 }
 
 impl SyncService {
-    /// A sync service over the ledger.
+    /// A sync service over the ledger; its database reads share `reads`.
     pub fn new(
         ledger: Arc<Ledger>,
         book: Arc<PeerBook>,
         corruptor: Option<Arc<Corruptor>>,
         shutdown: CancellationToken,
+        reads: ReadBudget,
     ) -> Self {
         Self {
             ledger,
             book,
             corruptor,
             shutdown,
+            reads,
         }
     }
 
@@ -117,6 +166,18 @@ impl SyncService {
     }
 }
 
+/// The `drip` misbehaviour: every message after the first waits [`DRIP_INTERVAL`].
+fn drip<T: Send + 'static>(
+    messages: impl Stream<Item = Result<T, Status>> + Send + 'static,
+) -> impl Stream<Item = Result<T, Status>> + Send + 'static {
+    messages.enumerate().then(|(i, m)| async move {
+        if i > 0 {
+            tokio::time::sleep(DRIP_INTERVAL).await;
+        }
+        m
+    })
+}
+
 fn locator_start(ledger: &Ledger, locator: &[Hash]) -> Result<u64, StorageError> {
     for hash in locator {
         if let Some(header) = ledger.store().header(hash)?
@@ -147,6 +208,11 @@ impl wire::sync_service_server::SyncService for SyncService {
         request: Request<wire::HandshakeRequest>,
     ) -> Result<Response<wire::HandshakeResponse>, Status> {
         let id = node_id(&request);
+        // Advertised addresses are bounded per source: the caller's IP (anyone can claim any id).
+        let source = request
+            .remote_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_else(|| id.clone());
         let theirs = request
             .into_inner()
             .status
@@ -159,10 +225,9 @@ impl wire::sync_service_server::SyncService for SyncService {
                 to_hex(&ours.genesis_hash)
             )));
         }
-        if !theirs.listen_address.is_empty()
-            && let Err(e) = self.book.add(&theirs.listen_address)
-        {
-            tracing::debug!(target: "sync::server", peer = theirs.listen_address, error = e, "not adding peer");
+        if !theirs.listen_address.is_empty() {
+            // Dialed back before it becomes a peer (see `PeerBook::propose`).
+            self.book.propose(&theirs.listen_address, &source);
         }
         let mut status = status_to_wire(&ours);
         match self.mode() {
@@ -207,12 +272,12 @@ impl wire::sync_service_server::SyncService for SyncService {
         }
         let max = u64::from(req.max_count.min(MAX_HEADERS_PER_REQUEST));
         let ledger = self.ledger.clone();
-        let (start, ledger) = tokio::task::spawn_blocking(move || {
-            locator_start(&ledger, &locator).map(|start| (start, ledger))
-        })
-        .await
-        .map_err(join_error)?
-        .map_err(storage)?;
+        let (start, ledger) = self
+            .reads
+            .run(move || locator_start(&ledger, &locator).map(|start| (start, ledger)))
+            .await
+            .map_err(join_error)?
+            .map_err(storage)?;
         let end = self
             .ledger
             .head()
@@ -221,15 +286,18 @@ impl wire::sync_service_server::SyncService for SyncService {
             .min(start.saturating_add(max - 1));
         let alternate = self.alternate_head(&id);
         let corruptor = self.corruptor.clone();
+        let reads = self.reads.clone();
         // Each step reads one chunk when the client asks for it; `None` ends the stream.
         let chunks = stream::unfold(Some(start), move |next| {
             let ledger = ledger.clone();
             let alternate = alternate.clone();
             let corruptor = corruptor.clone();
+            let reads = reads.clone();
             async move {
                 let from = next.filter(|h| *h <= end)?;
                 let to = end.min(from + HEADERS_PER_CHUNK as u64 - 1);
-                let read = tokio::task::spawn_blocking(move || read_headers(&ledger, from, to))
+                let read = reads
+                    .run(move || read_headers(&ledger, from, to))
                     .await
                     .map_err(join_error)
                     .and_then(|r| r.map_err(storage));
@@ -252,11 +320,14 @@ impl wire::sync_service_server::SyncService for SyncService {
                 Some((Ok(chunk), complete.then_some(to + 1)))
             }
         });
-        if self.mode() == Some(Misbehave::Stall) {
+        match self.mode() {
             // The first chunk, then silence until the peer gives up.
-            return Ok(Response::new(Box::pin(chunks.take(1).chain(self.stall()))));
+            Some(Misbehave::Stall) => {
+                Ok(Response::new(Box::pin(chunks.take(1).chain(self.stall()))))
+            }
+            Some(Misbehave::Drip) => Ok(Response::new(Box::pin(drip(chunks)))),
+            _ => Ok(Response::new(Box::pin(chunks))),
         }
-        Ok(Response::new(Box::pin(chunks)))
     }
 
     type GetBodiesStream = BoxStream<wire::GetBodiesResponse>;
@@ -286,15 +357,18 @@ impl wire::sync_service_server::SyncService for SyncService {
         let ledger = self.ledger.clone();
         let corruptor = self.corruptor.clone();
         let chain_id = self.ledger.rules().chain_id;
+        let reads = self.reads.clone();
         let bodies = stream::iter(hashes)
             .then(move |hash| {
                 let ledger = ledger.clone();
                 let alternate = alternate.clone();
                 let corruptor = corruptor.clone();
+                let reads = reads.clone();
                 async move {
                     let body = match &alternate {
                         Some(alt) if alt.hash() == hash => Some(Vec::new()),
-                        _ => tokio::task::spawn_blocking(move || ledger.store().body(&hash))
+                        _ => reads
+                            .run(move || ledger.store().body(&hash))
                             .await
                             .map_err(join_error)?
                             .map_err(storage)?,
@@ -319,10 +393,13 @@ impl wire::sync_service_server::SyncService for SyncService {
                 *failed |= item.is_err();
                 async move { (!stop).then_some(item) }
             });
-        if self.mode() == Some(Misbehave::Stall) {
-            return Ok(Response::new(Box::pin(bodies.take(1).chain(self.stall()))));
+        match self.mode() {
+            Some(Misbehave::Stall) => {
+                Ok(Response::new(Box::pin(bodies.take(1).chain(self.stall()))))
+            }
+            Some(Misbehave::Drip) => Ok(Response::new(Box::pin(drip(bodies)))),
+            _ => Ok(Response::new(Box::pin(bodies))),
         }
-        Ok(Response::new(Box::pin(bodies)))
     }
 
     type SubscribeHeadsStream = BoxStream<wire::SubscribeHeadsResponse>;

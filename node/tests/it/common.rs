@@ -288,3 +288,147 @@ pub async fn control_with(addr: &str, token: Option<&str>) -> Control {
     });
     ControlServiceClient::with_interceptor(channel(addr).await, f)
 }
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A `luxtensor run` process (the real binary) on a loopback port, its log in a temp dir.
+pub struct NodeProcess {
+    pub child: std::process::Child,
+    pub addr: String,
+    pub kit: NodeClient,
+    pub files: tempfile::TempDir,
+}
+
+impl NodeProcess {
+    /// Starts `luxtensor run` for `genesis` with `key` (a validator) and extra flags; with
+    /// `nofile`, under that open-file limit (`ulimit -n`).
+    pub fn spawn(
+        genesis: &Genesis,
+        key: Option<&Keypair>,
+        extra: &[&str],
+        nofile: Option<u32>,
+    ) -> Self {
+        let files = tempfile::tempdir().unwrap();
+        let genesis_path = files.path().join("genesis.json");
+        std::fs::write(&genesis_path, genesis.to_json()).unwrap();
+        let port = free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let mut args: Vec<String> = vec![
+            "run".into(),
+            "--log".into(),
+            "info".into(),
+            "--listen".into(),
+            addr.clone(),
+            "--control-token".into(),
+            TOKEN.into(),
+            "--data-dir".into(),
+            files.path().join("data").display().to_string(),
+            "--genesis".into(),
+            genesis_path.display().to_string(),
+        ];
+        if let Some(k) = key {
+            let key_path = files.path().join("key.json");
+            node::config::write_key(&key_path, k).unwrap();
+            args.push("--validator-key".into());
+            args.push(key_path.display().to_string());
+        }
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let log = std::fs::File::create(files.path().join("node.log")).unwrap();
+        let exe = env!("CARGO_BIN_EXE_luxtensor");
+        let mut command = match nofile {
+            Some(n) => {
+                let mut c = std::process::Command::new("bash");
+                c.arg("-c")
+                    .arg(format!("ulimit -n {n} && exec \"$0\" \"$@\""))
+                    .arg(exe)
+                    .args(&args);
+                c
+            }
+            None => {
+                let mut c = std::process::Command::new(exe);
+                c.args(&args);
+                c
+            }
+        };
+        let child = command
+            .env("NO_COLOR", "1")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let kit = kit(&addr);
+        Self {
+            child,
+            addr,
+            kit,
+            files,
+        }
+    }
+
+    /// The node's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.files.path().join("node.log")).unwrap_or_default()
+    }
+
+    fn status_field(&self, field: &str) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        status
+            .lines()
+            .find(|l| l.starts_with(field))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    }
+
+    /// Peak resident memory of the process (MiB).
+    pub fn peak_rss_mib(&self) -> u64 {
+        self.status_field("VmHWM:").unwrap_or(0) / 1024
+    }
+
+    /// CPU time the process used so far (user + system, seconds).
+    pub fn cpu_secs(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // Fields after the command name (which may hold spaces) start after the last ')'.
+        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: u64 = fields
+            .get(11)
+            .and_then(|u| u.parse::<u64>().ok())
+            .unwrap_or(0)
+            + fields
+                .get(12)
+                .and_then(|s| s.parse::<u64>().ok())
+                .unwrap_or(0);
+        ticks as f64 / 100.0
+    }
+
+    /// Waits (polling, bounded by `within`) until the process exits; returns whether it did.
+    pub async fn exited_within(&mut self, within: Duration) -> bool {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if self.child.try_wait().unwrap().is_some() {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

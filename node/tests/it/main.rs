@@ -5,6 +5,8 @@
 mod common;
 mod crash;
 mod ethereum_trie;
+mod fuzz;
+mod hostile;
 mod layers;
 mod ledger;
 mod node_api;

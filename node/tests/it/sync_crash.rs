@@ -9,14 +9,6 @@ use crate::common::*;
 use node::ledger::Ledger;
 use rand::Rng;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn spawn(dir: &std::path::Path, genesis: &std::path::Path, port: u16, peer: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_luxtensor"))
         .args([
