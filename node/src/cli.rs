@@ -100,6 +100,10 @@ pub struct RunArgs {
     /// smaller); further connections are closed with a logged warning.
     #[arg(long, env = "LUXTENSOR_MAX_CONNECTIONS", default_value_t = 512)]
     pub max_connections: usize,
+    /// Free disk space (MiB) kept in reserve in the data directory: writes (blocks, bans) are
+    /// refused with DISK_FULL below it, so RocksDB never runs out of space mid-write.
+    #[arg(long, env = "LUXTENSOR_MIN_FREE_DISK_MIB", default_value_t = 256)]
+    pub min_free_disk_mib: u64,
     /// A connection that sends nothing for this long after it was accepted is closed.
     #[arg(long, env = "LUXTENSOR_FIRST_BYTE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub first_byte_timeout: std::time::Duration,

@@ -42,6 +42,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     config.control_token = args.control_token;
     config.limits.max_connections = args.max_connections;
     config.limits.first_byte_timeout = args.first_byte_timeout;
+    config.min_free_disk_mib = args.min_free_disk_mib;
     config.max_future_drift_ms = args.max_future_drift_ms;
     config.misbehave = args.misbehave;
     config.ban_duration = args.ban_duration;

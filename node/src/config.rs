@@ -189,6 +189,8 @@ pub struct NodeConfig {
     pub ban_duration: Duration,
     /// Connection, stream and time limits of the gRPC server.
     pub limits: ConnectionLimits,
+    /// Free disk space (MiB) kept in reserve: writes are refused below it.
+    pub min_free_disk_mib: u64,
 }
 
 impl NodeConfig {
@@ -211,6 +213,7 @@ impl NodeConfig {
             timeouts: GrpcTimeouts::default(),
             ban_duration: Duration::from_secs(60),
             limits: ConnectionLimits::default(),
+            min_free_disk_mib: 256,
         }
     }
 
@@ -297,6 +300,13 @@ impl NodeConfig {
             Duration::from_millis(100),
             Duration::from_secs(600),
             "100ms to 10m",
+        )?;
+        within(
+            "--min-free-disk-mib",
+            self.min_free_disk_mib,
+            0,
+            1 << 30,
+            "0 to 1073741824 (MiB)",
         )?;
         if self.peers.len() > 1_000 {
             return Err(ConfigError::OutOfRange {

@@ -89,6 +89,9 @@ impl Node {
             .map_err(|e| {
                 NodeError::Ledger(LedgerError::Inconsistent(format!("open task: {e}")))
             })??;
+        ledger
+            .store()
+            .set_disk_reserve(config.min_free_disk_mib.saturating_mul(1 << 20));
         let ledger = Arc::new(ledger);
         let server = RpcServer::bind(config.listen).await?;
         let local_addr = server.local_addr();
@@ -242,6 +245,11 @@ impl Node {
                 tracing::error!(target: "node", error = %e, "flush on shutdown failed (disk full?); the write-ahead log keeps every committed block");
             }
             ledger.store().stop_background_work();
+            if ledger.store().write_failed() {
+                // Closing RocksDB after a failed write aborts the process; leave it to the OS.
+                tracing::warn!(target: "node", "a write failed earlier (disk full?): the database is not closed, the OS releases it at exit; committed blocks are in its log");
+                std::mem::forget(ledger.store_handle());
+            }
         })
         .await;
     }

@@ -51,6 +51,19 @@ pub enum StorageError {
     /// A stored record has the wrong shape.
     #[error("corrupt record: {0}")]
     Corrupt(String),
+    /// Less free disk space than the node keeps in reserve: the write is refused before RocksDB
+    /// could run out of space in the middle of it.
+    #[error("disk almost full: {free_mib} MiB free, {reserve_mib} MiB kept in reserve")]
+    DiskFull {
+        /// Free space left (MiB).
+        free_mib: u64,
+        /// The reserve (MiB).
+        reserve_mib: u64,
+    },
+    /// An earlier write failed (a full disk): the store takes no more writes until the node
+    /// restarts, because RocksDB's writers abort the process when used again after an error.
+    #[error("an earlier write failed (disk full?): no more writes until the node restarts")]
+    Unwritable,
 }
 
 /// Where a transaction sits in the canonical chain.
@@ -65,6 +78,15 @@ pub struct TxLocation {
 /// The node's database.
 pub struct Store {
     db: DB,
+    /// Set once a write or flush failed (a full disk): RocksDB's writers are then in an error
+    /// state in which closing the database aborts the process (an assertion in Debian's build),
+    /// so such a store is never closed, only released by the OS at exit.
+    write_failed: std::sync::atomic::AtomicBool,
+    /// Writes are refused while the data directory's filesystem has less free space than this
+    /// (bytes; 0: never checked).
+    reserve: std::sync::atomic::AtomicU64,
+    /// When free space was last found sufficient (checked at most every 100 ms).
+    space_checked: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -104,7 +126,12 @@ impl Store {
             ColumnFamilyDescriptor::new(*name, cf_opts)
         });
         let db = DB::open_cf_descriptors(&opts, path, cfs)?;
-        Ok(Self { db })
+        Ok(Self {
+            db,
+            write_failed: std::sync::atomic::AtomicBool::new(false),
+            reserve: std::sync::atomic::AtomicU64::new(0),
+            space_checked: std::sync::Mutex::new(None),
+        })
     }
 
     fn cf(&self, name: &'static str) -> &ColumnFamily {
@@ -237,11 +264,13 @@ impl Store {
         until_unix_ms: u64,
         count: u32,
     ) -> Result<(), StorageError> {
+        self.writable()?;
         let mut value = [0u8; 12];
         value[..8].copy_from_slice(&until_unix_ms.to_be_bytes());
         value[8..].copy_from_slice(&count.to_be_bytes());
         self.db
-            .put_cf(self.cf(CF_PEERS), address.as_bytes(), value)?;
+            .put_cf(self.cf(CF_PEERS), address.as_bytes(), value)
+            .map_err(|e| self.failed(e))?;
         Ok(())
     }
 
@@ -255,16 +284,70 @@ impl Store {
 
     /// Applies a change atomically.
     pub fn commit(&self, set: WriteSet<'_>) -> Result<(), StorageError> {
-        self.db.write(set.batch)?;
+        self.writable()?;
+        self.db.write(set.batch).map_err(|e| self.failed(e))?;
         Ok(())
+    }
+
+    /// Keeps `bytes` of the data directory's filesystem free: writes are refused below it, so
+    /// RocksDB never runs out of space in the middle of a write or a flush.
+    pub fn set_disk_reserve(&self, bytes: u64) {
+        self.reserve
+            .store(bytes, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn writable(&self) -> Result<(), StorageError> {
+        if self.write_failed() {
+            return Err(StorageError::Unwritable);
+        }
+        let reserve = self.reserve.load(std::sync::atomic::Ordering::SeqCst);
+        if reserve == 0 {
+            return Ok(());
+        }
+        let mut checked = self.space_checked.lock().expect("space check lock");
+        if checked.is_some_and(|t| t.elapsed() < std::time::Duration::from_millis(100)) {
+            return Ok(());
+        }
+        // A filesystem that cannot be asked is not refused for it.
+        if let Ok(st) = rustix::fs::statvfs(self.db.path()) {
+            let free = st.f_bavail.saturating_mul(st.f_frsize);
+            if free < reserve {
+                *checked = None;
+                return Err(StorageError::DiskFull {
+                    free_mib: free >> 20,
+                    reserve_mib: reserve >> 20,
+                });
+            }
+        }
+        *checked = Some(std::time::Instant::now());
+        Ok(())
+    }
+
+    /// Records a failed write: no write reaches RocksDB any more, and its background flushes and
+    /// compactions stop (they would hit the same error).
+    fn failed(&self, e: rocksdb::Error) -> StorageError {
+        if !self
+            .write_failed
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            tracing::error!(target: "storage", error = %e, "a write failed; the database takes no more writes until the node restarts");
+            self.db.cancel_all_background_work(false);
+        }
+        e.into()
+    }
+
+    /// True once a write or flush failed: the store must then not be closed (see the field).
+    pub fn write_failed(&self) -> bool {
+        self.write_failed.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Flushes memtables to SST files (clean shutdown). Every write is already in the write-ahead
     /// log, so a flush that fails (a full disk) loses nothing: RocksDB replays the log on the
     /// next open.
     pub fn flush(&self) -> Result<(), StorageError> {
+        self.writable()?;
         for cf in COLUMN_FAMILIES {
-            self.db.flush_cf(self.cf(cf))?;
+            self.db.flush_cf(self.cf(cf)).map_err(|e| self.failed(e))?;
         }
         Ok(())
     }

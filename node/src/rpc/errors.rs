@@ -83,6 +83,8 @@ pub enum Reason {
     Cancelled,
     /// The node is shutting down.
     ShuttingDown,
+    /// The data directory's disk is (almost) full (metadata: `free_mib`, `reserve_mib`).
+    DiskFull,
     /// The node failed (storage, state, a task).
     Internal,
 }
@@ -121,6 +123,7 @@ impl Reason {
             Reason::Busy => "BUSY",
             Reason::Cancelled => "CANCELLED",
             Reason::ShuttingDown => "SHUTTING_DOWN",
+            Reason::DiskFull => "DISK_FULL",
             Reason::Internal => "INTERNAL",
         }
     }
@@ -370,7 +373,24 @@ pub fn task_failed(what: &str, e: tokio::task::JoinError) -> Status {
 
 impl From<StorageError> for Status {
     fn from(e: StorageError) -> Self {
-        internal("storage", e)
+        match e {
+            StorageError::DiskFull {
+                free_mib,
+                reserve_mib,
+            } => status(
+                Code::Unavailable,
+                Reason::DiskFull,
+                e.to_string(),
+                &[
+                    ("free_mib", free_mib.to_string()),
+                    ("reserve_mib", reserve_mib.to_string()),
+                ],
+            ),
+            StorageError::Unwritable => {
+                status(Code::Unavailable, Reason::DiskFull, e.to_string(), &[])
+            }
+            e => internal("storage", e),
+        }
     }
 }
 
