@@ -30,6 +30,8 @@ use crate::storage::StorageError;
 pub const HEADERS_PER_CHUNK: usize = 128;
 /// Database reads for remote callers that may run at once.
 pub const SERVING_READS: usize = 8;
+/// Chunks (or bodies) one stream reads ahead of what its client has taken.
+pub const READ_AHEAD: usize = 4;
 
 /// Bounds the database reads run for remote callers (sync streams, range queries) on the
 /// blocking pool, so that callers can never occupy the threads the node's own production and
@@ -287,39 +289,54 @@ impl wire::sync_service_server::SyncService for SyncService {
         let alternate = self.alternate_head(&id);
         let corruptor = self.corruptor.clone();
         let reads = self.reads.clone();
-        // Each step reads one chunk when the client asks for it; `None` ends the stream.
-        let chunks = stream::unfold(Some(start), move |next| {
-            let ledger = ledger.clone();
-            let alternate = alternate.clone();
-            let corruptor = corruptor.clone();
-            let reads = reads.clone();
-            async move {
-                let from = next.filter(|h| *h <= end)?;
-                let to = end.min(from + HEADERS_PER_CHUNK as u64 - 1);
-                let read = reads
-                    .run(move || read_headers(&ledger, from, to))
-                    .await
-                    .map_err(join_error)
-                    .and_then(|r| r.map_err(storage));
-                let mut headers = match read {
-                    Ok(headers) => headers,
-                    Err(status) => return Some((Err(status), None)),
-                };
-                if let (Some(alt), Some(last)) = (&alternate, headers.last_mut())
-                    && last.height == alt.header.height
-                {
-                    *last = alt.header.clone();
+        // Up to READ_AHEAD chunks are read ahead of what the client has taken (each read runs in
+        // its own task, so it completes and frees its permit even while the client reads
+        // nothing); a short chunk (the chain ended or reorganized) ends the stream.
+        let ranges: Vec<(u64, u64)> = (start..=end)
+            .step_by(HEADERS_PER_CHUNK)
+            .map(|from| (from, end.min(from + HEADERS_PER_CHUNK as u64 - 1)))
+            .collect();
+        let chunks = stream::iter(ranges)
+            .map(move |(from, to)| {
+                let ledger = ledger.clone();
+                let reads = reads.clone();
+                async move {
+                    let read = reads
+                        .run(move || read_headers(&ledger, from, to))
+                        .await
+                        .map_err(join_error)
+                        .and_then(|r| r.map_err(storage));
+                    (from, to, read)
                 }
-                if let Some(c) = &corruptor {
-                    c.headers(&mut headers);
-                }
-                let complete = headers.len() as u64 == to - from + 1;
-                let chunk = wire::GetHeadersResponse {
-                    headers: headers.iter().map(header_to_wire).collect(),
+            })
+            .buffered(READ_AHEAD)
+            .scan(false, move |ended, (from, to, read)| {
+                let item = if *ended {
+                    None
+                } else {
+                    match read {
+                        Err(status) => {
+                            *ended = true;
+                            Some(Err(status))
+                        }
+                        Ok(mut headers) => {
+                            if let (Some(alt), Some(last)) = (&alternate, headers.last_mut())
+                                && last.height == alt.header.height
+                            {
+                                *last = alt.header.clone();
+                            }
+                            if let Some(c) = &corruptor {
+                                c.headers(&mut headers);
+                            }
+                            *ended = headers.len() as u64 != to - from + 1;
+                            Some(Ok(wire::GetHeadersResponse {
+                                headers: headers.iter().map(header_to_wire).collect(),
+                            }))
+                        }
+                    }
                 };
-                Some((Ok(chunk), complete.then_some(to + 1)))
-            }
-        });
+                futures::future::ready(item)
+            });
         match self.mode() {
             // The first chunk, then silence until the peer gives up.
             Some(Misbehave::Stall) => {
@@ -359,7 +376,7 @@ impl wire::sync_service_server::SyncService for SyncService {
         let chain_id = self.ledger.rules().chain_id;
         let reads = self.reads.clone();
         let bodies = stream::iter(hashes)
-            .then(move |hash| {
+            .map(move |hash| {
                 let ledger = ledger.clone();
                 let alternate = alternate.clone();
                 let corruptor = corruptor.clone();
@@ -384,6 +401,8 @@ impl wire::sync_service_server::SyncService for SyncService {
                     }))
                 }
             })
+            // Bodies are read ahead like header chunks, in order.
+            .buffered(READ_AHEAD)
             // A body we do not have is skipped; an error is sent, then the stream ends.
             .filter_map(
                 |r: Result<Option<wire::GetBodiesResponse>, Status>| async move { r.transpose() },
