@@ -71,6 +71,10 @@ async fn revalidate_on_new_heads(
             _ = cancel.cancelled() => return,
             changed = heads.changed() => if changed.is_err() { return },
         }
+        // Nothing pending, nothing to revalidate: no task per imported block during a sync.
+        if mempool.is_empty() {
+            continue;
+        }
         let (ledger, mempool) = (ledger.clone(), mempool.clone());
         let _ = tokio::task::spawn_blocking(move || mempool.revalidate(&ledger)).await;
     }

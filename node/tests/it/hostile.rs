@@ -689,14 +689,28 @@ mount -o remount,size=64m "$W/mnt"
 exec "$LUX" run --data-dir "$W/mnt/data" --genesis "$W/g.json" --listen "127.0.0.1:$P2" \
   > "$W/node2.log" 2>&1
 "#;
-    let mut child = std::process::Command::new("unshare")
-        .args(["--user", "--map-root-user", "--mount", "bash", "-c", script])
+    let child = std::process::Command::new("unshare")
+        // A PID namespace whose init (the script) is killed with `unshare`: every node in it
+        // goes too, however the test ends.
+        .args([
+            "--user",
+            "--map-root-user",
+            "--mount",
+            "--pid",
+            "--fork",
+            "--kill-child",
+            "bash",
+            "-c",
+            script,
+        ])
         .env("W", w)
         .env("LUX", env!("CARGO_BIN_EXE_luxtensor"))
         .env("P1", p1.to_string())
         .env("P2", p2.to_string())
         .spawn()
         .expect("this test needs `unshare` (util-linux) and unprivileged user namespaces");
+    // Killed however the test ends (the second node is the same process, exec'd by the script).
+    let _guard = KillOnDrop(child);
     let first =
         NodeClient::new("full", &format!("http://127.0.0.1:{p1}"), None, Some("t")).unwrap();
     wait_until("the node on the small disk to answer", || async {
@@ -749,6 +763,14 @@ exec "$LUX" run --data-dir "$W/mnt/data" --genesis "$W/g.json" --listen "127.0.0
         "disk full after {committed} blocks: clean exit, reopened at {} and verified",
         status.height
     );
-    let _ = child.kill();
-    let _ = child.wait();
+}
+
+/// Kills (and reaps) a child process when dropped, also when a test panics.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
