@@ -76,11 +76,51 @@ impl std::fmt::Debug for Keypair {
 
 /// True when `key` decodes to a point of small order, the identity included. ZIP 215 accepts
 /// `R` = identity, `S` = 0 as a signature by such a key on *any* message, so anyone could sign for
-/// it: the chain refuses these keys as transaction senders and as validators.
+/// it: the chain refuses these keys as transaction senders and as validators. A lookup among the
+/// 14 encodings of such points ([`small_order_encodings`]): it runs for every transaction, and
+/// decompressing a point each time costs a quarter of a 1,000-transfer sync.
 pub fn is_small_order(key: &PublicKey) -> bool {
-    CompressedEdwardsY(key.0)
-        .decompress()
-        .is_some_and(|p| p.is_small_order())
+    small_order_encodings().contains(&key.0)
+}
+
+/// Every 32-byte encoding that decodes to a point of small order: each of the 8 torsion points'
+/// canonical encoding, with the sign bit also set, and with `y + p` for `y < 19` (the
+/// non-canonical forms ZIP 215 accepts), kept where the curve library decodes it to a small-order
+/// point. Derived from the torsion subgroup once, not typed in: 14 encodings.
+pub fn small_order_encodings() -> &'static [[u8; 32]] {
+    static ENCODINGS: std::sync::OnceLock<Vec<[u8; 32]>> = std::sync::OnceLock::new();
+    ENCODINGS.get_or_init(|| {
+        let mut out: Vec<[u8; 32]> = Vec::new();
+        for point in curve25519_dalek_ng::constants::EIGHT_TORSION.iter() {
+            let canonical = point.compress().to_bytes();
+            let mut forms = vec![canonical];
+            let high_clear = {
+                let mut y = canonical;
+                y[31] &= 0x7f;
+                y
+            };
+            if high_clear[0] < 19 && high_clear[1..].iter().all(|b| *b == 0) {
+                // y + p, with p = 2^255 - 19: [0xed + y, 0xff × 30, 0x7f].
+                let mut plus_p = [0xffu8; 32];
+                plus_p[0] = 0xed + high_clear[0];
+                plus_p[31] = 0x7f | (canonical[31] & 0x80);
+                forms.push(plus_p);
+            }
+            for form in forms {
+                for sign in [0u8, 0x80] {
+                    let mut candidate = form;
+                    candidate[31] = (form[31] & 0x7f) | sign;
+                    let small = CompressedEdwardsY(candidate)
+                        .decompress()
+                        .is_some_and(|p| p.is_small_order());
+                    if small && !out.contains(&candidate) {
+                        out.push(candidate);
+                    }
+                }
+            }
+        }
+        out
+    })
 }
 
 /// True when `key` decodes to a curve point (what verification needs before anything else).
@@ -215,6 +255,37 @@ mod tests {
         assert_eq!(verify_batch(&refs).unwrap_err().index, 137);
         assert_eq!(verify_parallel(&refs, 2).unwrap_err().index, 137);
         assert_eq!(verify_parallel(&refs, 3).unwrap_err().index, 137);
+    }
+
+    #[test]
+    fn the_lookup_agrees_with_decompression() {
+        let list = small_order_encodings();
+        assert_eq!(list.len(), 14, "the 14 encodings of small-order points");
+        let decompressed = |k: &[u8; 32]| {
+            CompressedEdwardsY(*k)
+                .decompress()
+                .is_some_and(|p| p.is_small_order())
+        };
+        for k in list {
+            assert!(decompressed(k));
+        }
+        // Real keys, and every encoding one bit away from a small-order one.
+        for i in 0..200u8 {
+            let k = Keypair::from_seed([i; 32]).public();
+            assert_eq!(is_small_order(&k), decompressed(&k.0));
+        }
+        for k in list {
+            for bit in 0..256 {
+                let mut near = *k;
+                near[bit / 8] ^= 1 << (bit % 8);
+                assert_eq!(
+                    is_small_order(&PublicKey(near)),
+                    decompressed(&near),
+                    "{}",
+                    hex::encode(near)
+                );
+            }
+        }
     }
 
     #[test]
