@@ -570,10 +570,15 @@ mod tests {
             book.add(a).unwrap();
             if *mode == Fake::HelperWrongBodies {
                 // A peer that served us well before (bodies go only to proven helpers) and now
-                // turns bad.
+                // turns bad; ready from the first round on, so that it is given batches.
                 for _ in 0..5 {
                     book.reward(a);
                 }
+                let status = net.0[*a]
+                    .handshake(&crate::sync::local_status(&ledger, String::new()))
+                    .await
+                    .unwrap();
+                book.record_status(a, status);
             }
         }
         let config = SyncConfig {
