@@ -45,6 +45,25 @@ pub struct BlockExecError {
     pub error: ExecError,
 }
 
+/// The sender's rules: the transaction's nonce is the account's, and the balance covers
+/// amount + fee (which must not overflow). Returns amount + fee.
+fn sender_pays(tx: &Transaction, sender: &Account) -> Result<u64, ExecError> {
+    if tx.nonce != sender.nonce {
+        return Err(ExecError::BadNonce {
+            expected: sender.nonce,
+            got: tx.nonce,
+        });
+    }
+    let needed = tx.total_cost().ok_or(ExecError::Overflow)?;
+    if sender.balance < needed {
+        return Err(ExecError::InsufficientBalance {
+            needed,
+            available: sender.balance,
+        });
+    }
+    Ok(needed)
+}
+
 /// State transition of one block over the state at a parent root.
 pub struct Executor<'s, S: NodeStore + ?Sized> {
     trie: Trie<'s, S>,
@@ -89,19 +108,7 @@ impl<'s, S: NodeStore + ?Sized> Executor<'s, S> {
     pub fn apply(&mut self, tx: &Transaction, producer: &Address) -> Result<(), ExecError> {
         let from = tx.sender_address();
         let mut sender = self.account(&from)?;
-        if tx.nonce != sender.nonce {
-            return Err(ExecError::BadNonce {
-                expected: sender.nonce,
-                got: tx.nonce,
-            });
-        }
-        let needed = tx.total_cost().ok_or(ExecError::Overflow)?;
-        if sender.balance < needed {
-            return Err(ExecError::InsufficientBalance {
-                needed,
-                available: sender.balance,
-            });
-        }
+        let needed = sender_pays(tx, &sender)?;
         // Check every credit before changing anything.
         let mut recipient = if tx.recipient == from {
             sender
@@ -164,19 +171,7 @@ impl<'s, S: NodeStore + ?Sized> Executor<'s, S> {
     pub fn apply_unpaid(&mut self, tx: &Transaction) -> Result<(), ExecError> {
         let from = tx.sender_address();
         let mut sender = self.account(&from)?;
-        if tx.nonce != sender.nonce {
-            return Err(ExecError::BadNonce {
-                expected: sender.nonce,
-                got: tx.nonce,
-            });
-        }
-        let needed = tx.total_cost().ok_or(ExecError::Overflow)?;
-        if sender.balance < needed {
-            return Err(ExecError::InsufficientBalance {
-                needed,
-                available: sender.balance,
-            });
-        }
+        let needed = sender_pays(tx, &sender)?;
         let nonce = sender.nonce.checked_add(1).ok_or(ExecError::Overflow)?;
         if tx.recipient == from {
             // Debit then credit of one account: it ends `fee` lower, which cannot overflow.
