@@ -250,12 +250,12 @@ impl ChainRules {
                 got: to_hex(&root),
             });
         }
-        self.check_chain_ids(txs)
+        self.check_senders(txs)
     }
 
     /// Rules of each transaction that need no signature check and no state: the chain id, and a
     /// sender key that is not of small order (anyone can sign for those under ZIP 215).
-    fn check_chain_ids(&self, txs: &[Transaction]) -> Result<(), ValidationError> {
+    fn check_senders(&self, txs: &[Transaction]) -> Result<(), ValidationError> {
         for (index, tx) in txs.iter().enumerate() {
             if tx.chain_id != self.chain_id {
                 return Err(ValidationError::TxWrongChain {
@@ -274,9 +274,9 @@ impl ChainRules {
         Ok(())
     }
 
-    /// Chain ids and signatures of transactions.
+    /// Chain ids, sender keys and signatures of transactions.
     pub fn check_transactions(&self, txs: &[Transaction]) -> Result<(), ValidationError> {
-        self.check_chain_ids(txs)?;
+        self.check_senders(txs)?;
         let messages: Vec<Vec<u8>> = txs.iter().map(Transaction::signing_message).collect();
         let items: Vec<VerifyItem<'_>> = txs
             .iter()

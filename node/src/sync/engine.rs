@@ -371,10 +371,10 @@ impl SyncEngine {
             moved += imported.moved;
             if let Some((height, e)) = imported.failure {
                 if e.is_invalid_block() {
-                    return Err(charge_source(
-                        &self.peers,
-                        Fault::new(source, Offence::InvalidData, format!("block {height}: {e}")),
-                    ));
+                    let fault =
+                        Fault::new(source, Offence::InvalidData, format!("block {height}: {e}"));
+                    self.peers.penalize(&fault);
+                    return Err(fault);
                 }
                 tracing::error!(target: "sync::import", height, error = %e, "import failed");
                 return Ok(moved);
@@ -383,11 +383,6 @@ impl SyncEngine {
         }
         Ok(moved)
     }
-}
-
-fn charge_source(peers: &PeerSet, fault: Fault) -> Fault {
-    peers.penalize(&fault);
-    fault
 }
 
 #[cfg(test)]
