@@ -7,6 +7,7 @@ pub mod crypto;
 pub mod encoding;
 pub mod genesis;
 pub mod merkle;
+pub mod schedule;
 pub mod types;
 pub mod validation;
 

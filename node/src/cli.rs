@@ -71,9 +71,13 @@ pub struct RunArgs {
     /// Bootstrap peers (host:port), comma-separated or repeated.
     #[arg(long = "peer", env = "LUXTENSOR_PEERS", value_delimiter = ',')]
     pub peers: Vec<String>,
-    /// Block interval for a validator (e.g. 1s, 250ms); 0 produces only on demand.
-    #[arg(long, env = "LUXTENSOR_BLOCK_INTERVAL", default_value = "0", value_parser = parse_duration)]
-    pub block_interval: std::time::Duration,
+    /// Start a validator with slot production paused: it produces only on demand
+    /// (ProduceBlocks) until the control API resumes it.
+    #[arg(long, env = "LUXTENSOR_PAUSED")]
+    pub paused: bool,
+    /// Generated dev transfers added to each block this validator produces in its slots.
+    #[arg(long, env = "LUXTENSOR_SLOT_TRANSFERS", default_value_t = 0)]
+    pub slot_transfers: u32,
     /// Most transactions per block.
     #[arg(long, env = "LUXTENSOR_MAX_BLOCK_TXS", default_value_t = 1000)]
     pub max_block_txs: usize,
@@ -143,14 +147,18 @@ pub struct GenesisArgs {
     /// Chain id.
     #[arg(long, env = "LUXTENSOR_CHAIN_ID", default_value_t = 7777)]
     pub chain_id: u64,
-    /// Validator key files (their public keys are listed in this order).
+    /// Slot length in ms: each slot has one leader, chosen by stake.
+    #[arg(long, env = "LUXTENSOR_SLOT_MS", default_value_t = 1000)]
+    pub slot_ms: u64,
+    /// Validator key files (their public keys are listed in this order), each optionally
+    /// `=STAKE` (default 1), e.g. `a.json=2`.
     #[arg(
         long = "validator",
         env = "LUXTENSOR_GENESIS_VALIDATORS",
         value_delimiter = ',',
         required = true
     )]
-    pub validators: Vec<PathBuf>,
+    pub validators: Vec<String>,
     /// Funded accounts: key file paths or 0x addresses, each `=BALANCE`, e.g. `alice.json=1000`.
     #[arg(long = "fund", env = "LUXTENSOR_GENESIS_FUND", value_delimiter = ',')]
     pub fund: Vec<String>,

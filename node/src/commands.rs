@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use node::chain::genesis::GenesisAccount;
+use node::chain::genesis::{GenesisAccount, GenesisValidator};
 use node::chain::types::parse_hex;
 use node::chain::{Address, Genesis, crypto::Keypair};
 use node::cli::{AccountArgs, BlockArgs, ClientArgs, GenesisArgs, RunArgs, TxGetArgs, TxSendArgs};
@@ -36,7 +36,8 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
         .into_iter()
         .filter(|p| !p.trim().is_empty())
         .collect();
-    config.block_interval = args.block_interval;
+    config.paused = args.paused;
+    config.slot_transfers = args.slot_transfers;
     config.max_block_txs = args.max_block_txs;
     config.mempool_limit = args.mempool_limit;
     config.control_token = args.control_token;
@@ -94,8 +95,22 @@ pub(crate) fn keys_generate(out: &Path) -> anyhow::Result<()> {
 /// `genesis new`.
 pub(crate) fn genesis_new(args: &GenesisArgs) -> anyhow::Result<()> {
     let mut validators = Vec::new();
-    for path in &args.validators {
-        validators.push(config::read_key(path)?.public().to_string());
+    for entry in &args.validators {
+        let (path, stake) = match entry.rsplit_once('=') {
+            Some((path, stake)) => (
+                path,
+                stake
+                    .parse()
+                    .with_context(|| format!("--validator {entry:?}: stake is not a number"))?,
+            ),
+            None => (entry.as_str(), 1),
+        };
+        let public_key = config::read_key(Path::new(path))?.public().to_string();
+        validators.push(if stake == 1 {
+            GenesisValidator::Key(public_key)
+        } else {
+            GenesisValidator::Staked { public_key, stake }
+        });
     }
     let mut accounts = Vec::new();
     for entry in &args.fund {
@@ -127,6 +142,7 @@ pub(crate) fn genesis_new(args: &GenesisArgs) -> anyhow::Result<()> {
     let genesis = Genesis {
         chain_id: args.chain_id,
         genesis_time_ms: args.genesis_time_ms.unwrap_or_else(now_ms),
+        slot_ms: args.slot_ms,
         validators,
         accounts,
         dev_accounts: args.dev_accounts,
@@ -363,6 +379,8 @@ pub(crate) async fn tx_send(args: &TxSendArgs) -> anyhow::Result<()> {
         (None, None) => bail!("give --key FILE or --from-dev INDEX"),
     };
     let sender = key.public().address();
+    // The signature is bound to the network: its genesis hash is part of the signed message.
+    let genesis_hash = parse_hex::<32>("the node's genesis hash", &status.genesis_hash)?;
     let mut transactions = TransactionServiceClient::new(channel);
     // With the nonce left to us, a block that takes the sender's next nonce between our read and
     // our submission (a validator generating transfers, another client) makes us read it again.
@@ -394,7 +412,7 @@ pub(crate) async fn tx_send(args: &TxSendArgs) -> anyhow::Result<()> {
             fee: args.fee,
             signature: Default::default(),
         };
-        tx.signature = key.sign(&tx.signing_message());
+        tx.signature = key.sign(&tx.signing_message(&genesis_hash));
         let submitted = transactions
             .submit_transaction(api::SubmitTransactionRequest {
                 transaction: Some(node::rpc::convert::tx_to_api(&tx)),

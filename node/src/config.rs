@@ -169,8 +169,10 @@ pub struct NodeConfig {
     pub validator_key: Option<Keypair>,
     /// Bootstrap peers (host:port).
     pub peers: Vec<String>,
-    /// Block production interval; zero produces only on demand.
-    pub block_interval: Duration,
+    /// Start with slot production paused (on-demand production only until resumed).
+    pub paused: bool,
+    /// Generated dev transfers in each slot block.
+    pub slot_transfers: u32,
     /// Most transactions per block.
     pub max_block_txs: usize,
     /// Mempool bound.
@@ -203,7 +205,8 @@ impl NodeConfig {
             genesis,
             validator_key: None,
             peers: Vec::new(),
-            block_interval: Duration::ZERO,
+            paused: false,
+            slot_transfers: 0,
             max_block_txs: 1000,
             mempool_limit: 10_000,
             control_token: None,
@@ -239,11 +242,11 @@ impl NodeConfig {
         }
         const DAY: Duration = Duration::from_secs(86_400);
         within(
-            "--block-interval",
-            self.block_interval,
-            Duration::ZERO,
-            Duration::from_secs(3600),
-            "0 (on demand) to 1h",
+            "--slot-transfers",
+            self.slot_transfers,
+            0,
+            1000,
+            "0 to 1000",
         )?;
         within(
             "--max-block-txs",
@@ -335,7 +338,10 @@ mod tests {
         let genesis = Genesis {
             chain_id: 1,
             genesis_time_ms: 0,
-            validators: vec![Keypair::from_seed([1; 32]).public().to_string()],
+            slot_ms: 1,
+            validators: vec![crate::chain::genesis::GenesisValidator::Key(
+                Keypair::from_seed([1; 32]).public().to_string(),
+            )],
             accounts: vec![],
             dev_accounts: 0,
         };

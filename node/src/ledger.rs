@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::watch;
 
 use crate::chain::genesis::GenesisSpec;
-use crate::chain::types::to_hex;
+use crate::chain::types::{Evidence, to_hex};
 use crate::chain::{
     Address, Block, ChainRules, Genesis, GenesisError, Hash, Header, Transaction, ValidationError,
 };
@@ -70,6 +70,17 @@ pub enum ImportError {
         /// Computed.
         computed: String,
     },
+    /// The block's branch leaves the canonical chain below the finalized block: no node may
+    /// ever switch to it (a peer offering it is faulty).
+    #[error("block {height} forks from the chain at {fork_point}, below the finalized height {finalized}")]
+    ConflictsWithFinality {
+        /// The block's height.
+        height: u64,
+        /// Where its branch leaves the canonical chain.
+        fork_point: u64,
+        /// Our finalized height.
+        finalized: u64,
+    },
     /// The ledger failed underneath.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
@@ -92,7 +103,10 @@ impl ImportError {
     pub fn is_invalid_block(&self) -> bool {
         matches!(
             self,
-            Self::Invalid(_) | Self::Execution(_) | Self::StateRootMismatch { .. }
+            Self::Invalid(_)
+                | Self::Execution(_)
+                | Self::StateRootMismatch { .. }
+                | Self::ConflictsWithFinality { .. }
         )
     }
 }
@@ -132,6 +146,66 @@ pub struct Head {
     pub header: Header,
 }
 
+/// The highest block that is final: it and its canonical descendants were produced by
+/// validators holding more than half of the total stake. Never reverts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Finalized {
+    /// Its height.
+    pub height: u64,
+    /// Its hash.
+    pub hash: Hash,
+}
+
+/// Where a block stands relative to the canonical chain: the canonical block it descends from and
+/// the non-canonical blocks between (ascending). For a canonical block: itself, no blocks.
+#[derive(Debug, Clone)]
+pub struct Fork {
+    /// Height of the last canonical ancestor.
+    pub ancestor_height: u64,
+    /// Its hash.
+    pub ancestor_hash: Hash,
+    /// The abandoned (non-canonical) blocks after it, ascending.
+    pub abandoned: Vec<Block>,
+}
+
+/// Tells the time: the system clock, or a controlled one in tests.
+pub trait Clock: Send + Sync + std::fmt::Debug + 'static {
+    /// Milliseconds since the Unix epoch.
+    fn now_ms(&self) -> u64;
+}
+
+/// The system clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> u64 {
+        now_ms()
+    }
+}
+
+/// A clock that moves only when told (tests, simulations).
+#[derive(Debug, Default)]
+pub struct ManualClock(std::sync::atomic::AtomicU64);
+
+impl ManualClock {
+    /// A clock showing `ms`.
+    pub fn new(ms: u64) -> Self {
+        Self(std::sync::atomic::AtomicU64::new(ms))
+    }
+
+    /// Sets the time.
+    pub fn set(&self, ms: u64) {
+        self.0.store(ms, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 /// What is wrong with a stored block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChainFaultKind {
@@ -141,7 +215,7 @@ pub enum ChainFaultKind {
     Hash,
     /// Wrong chain id, height or parent hash.
     Link,
-    /// Produced by a validator not scheduled for it.
+    /// Produced by a validator that does not lead its slot, or a slot not after the parent's.
     Schedule,
     /// Timestamp not after the parent's (or too far ahead).
     Timestamp,
@@ -184,8 +258,11 @@ pub struct Ledger {
     genesis: GenesisSpec,
     genesis_hash: Hash,
     head: RwLock<Head>,
+    finalized: RwLock<Finalized>,
+    reorgs: std::sync::atomic::AtomicU64,
     import_lock: Mutex<()>,
     head_tx: watch::Sender<Head>,
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -214,6 +291,16 @@ impl Ledger {
         dir: &Path,
         genesis: &Genesis,
         max_future_drift_ms: u64,
+    ) -> Result<Self, LedgerError> {
+        Self::open_with_clock(dir, genesis, max_future_drift_ms, Arc::new(SystemClock))
+    }
+
+    /// [`Ledger::open`] with a given clock (a controlled one in simulations).
+    pub fn open_with_clock(
+        dir: &Path,
+        genesis: &Genesis,
+        max_future_drift_ms: u64,
+        clock: Arc<dyn Clock>,
     ) -> Result<Self, LedgerError> {
         let spec = genesis.spec()?;
         let store = Arc::new(Store::open(dir)?);
@@ -249,9 +336,17 @@ impl Ledger {
             LedgerError::Inconsistent(format!("head {} at {height} has no header", to_hex(&hash)))
         })?;
         let head = Head { hash, header };
+        let finalized = match store.finalized()? {
+            Some((height, hash)) => Finalized { height, hash },
+            None => Finalized {
+                height: 0,
+                hash: genesis_hash,
+            },
+        };
         let rules = ChainRules {
             chain_id: spec.chain_id,
-            validators: spec.validators.clone(),
+            genesis_hash,
+            schedule: Arc::new(spec.schedule()),
             max_future_drift_ms,
             verify_threads: 0,
         };
@@ -262,9 +357,37 @@ impl Ledger {
             genesis: spec,
             genesis_hash,
             head: RwLock::new(head),
+            finalized: RwLock::new(finalized),
+            reorgs: std::sync::atomic::AtomicU64::new(0),
             import_lock: Mutex::new(()),
             head_tx,
+            clock,
         })
+    }
+
+    /// The ledger's clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The current time by the ledger's clock (ms since the Unix epoch).
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    /// The finalized block (genesis until a block is final).
+    pub fn finalized(&self) -> Finalized {
+        *self.finalized.read().expect("finalized lock")
+    }
+
+    /// Reorganizations since the ledger was opened.
+    pub fn reorgs(&self) -> u64 {
+        self.reorgs.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The slot of the head.
+    pub fn head_slot(&self) -> u64 {
+        self.rules.slot(&self.head().header)
     }
 
     /// The chain's rules.
@@ -401,6 +524,15 @@ impl Ledger {
         if self.store.header(&hash)?.is_some() {
             return Ok(ImportOutcome::AlreadyKnown);
         }
+        let finalized = self.finalized();
+        if block.header.height <= finalized.height {
+            // Not stored, so not canonical: it would replace a final block.
+            return Err(ImportError::ConflictsWithFinality {
+                height: block.header.height,
+                fork_point: block.header.height.saturating_sub(1),
+                finalized: finalized.height,
+            });
+        }
         let parent = self
             .store
             .header(&block.header.parent_hash)?
@@ -437,7 +569,10 @@ impl Ledger {
         Ok(nodes)
     }
 
-    /// Writes a validated block (one batch) and moves the head if it wins fork choice.
+    /// Writes a validated block (one batch) and moves the head if it wins fork choice: the
+    /// longer chain, at equal height the lower head hash, never a branch leaving the chain below
+    /// the finalized block. Finality, the canonical index and the head move in the same batch; a
+    /// second block of one validator for one slot is recorded as evidence in it too.
     fn store_block(
         &self,
         block: &Block,
@@ -446,9 +581,16 @@ impl Ledger {
     ) -> Result<ImportOutcome, ImportError> {
         let head = self.head();
         let height = block.header.height;
+        let slot = self.rules.slot(&block.header);
         let mut set = self.store.write_set();
         set.put_block(&hash, block);
         set.put_trie_nodes(nodes);
+        if let Some(evidence) = self.equivocation(&block.header, &hash, slot)? {
+            tracing::warn!(target: "ledger::evidence", slot, producer = %evidence.producer, "a validator signed two blocks for one slot; evidence recorded");
+            set.put_evidence(&evidence);
+        } else {
+            set.put_slot(slot, &block.header.producer, &hash);
+        }
         let outcome = if block.header.parent_hash == head.hash {
             set.set_canonical(height, &hash, &block.transactions);
             set.set_head(height, &hash);
@@ -456,6 +598,14 @@ impl Ledger {
         } else if height > head.header.height || (height == head.header.height && hash < head.hash)
         {
             let (ancestor, branch) = self.branch_to_canonical(block, hash)?;
+            let finalized = self.finalized();
+            if ancestor < finalized.height {
+                return Err(ImportError::ConflictsWithFinality {
+                    height,
+                    fork_point: ancestor,
+                    finalized: finalized.height,
+                });
+            }
             for h in ancestor + 1..=head.header.height {
                 let old = self.block_at(h)?.ok_or_else(|| {
                     LedgerError::Inconsistent(format!("no canonical block at {h}"))
@@ -473,7 +623,25 @@ impl Ledger {
         } else {
             ImportOutcome::SideChain
         };
+        let finalized = if outcome == ImportOutcome::SideChain {
+            None
+        } else {
+            self.finality_of(&block.header, hash)?
+        };
+        if let Some(f) = finalized {
+            set.set_finalized(f.height, &f.hash);
+        }
         self.store.commit(set)?;
+        if let Some(f) = finalized {
+            *self.finalized.write().expect("finalized lock") = f;
+        }
+        if let ImportOutcome::Reorganized { ancestor, dropped } = outcome {
+            let total = self
+                .reorgs
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                + 1;
+            tracing::warn!(target: "ledger::reorg", ancestor, depth = dropped, new_height = height, new_head = %to_hex(&hash), reorgs = total, "reorganized onto a heavier branch");
+        }
         if outcome != ImportOutcome::SideChain {
             let new_head = Head {
                 hash,
@@ -483,6 +651,113 @@ impl Ledger {
             self.head_tx.send_replace(new_head);
         }
         Ok(outcome)
+    }
+
+    /// The finalized block once `header` (hash `hash`) is the head, if it is higher than the
+    /// current one: walking back from the head, the first block at which the producers seen so
+    /// far (distinct keys) hold more than half of the total stake. The walk stops at the current
+    /// finalized height, below which nothing changes.
+    fn finality_of(&self, header: &Header, hash: Hash) -> Result<Option<Finalized>, ImportError> {
+        let current = self.finalized();
+        let schedule = &self.rules.schedule;
+        let total = schedule.total_stake();
+        let mut seen = std::collections::BTreeSet::new();
+        let mut stake = 0u64;
+        let (mut header, mut hash) = (header.clone(), hash);
+        while header.height > current.height {
+            if seen.insert(header.producer) {
+                stake += schedule.stake_of(&header.producer);
+            }
+            if stake * 2 > total {
+                return Ok(Some(Finalized {
+                    height: header.height,
+                    hash,
+                }));
+            }
+            hash = header.parent_hash;
+            header = self.store.header(&hash)?.ok_or_else(|| {
+                LedgerError::Inconsistent(format!("ancestor {} not stored", to_hex(&hash)))
+            })?;
+        }
+        Ok(None)
+    }
+
+    /// Evidence when `header` (hash `hash`) is a second block of its producer for `slot`.
+    fn equivocation(
+        &self,
+        header: &Header,
+        hash: &Hash,
+        slot: u64,
+    ) -> Result<Option<Evidence>, StorageError> {
+        let Some(other) = self.store.slot_block(slot, &header.producer)? else {
+            return Ok(None);
+        };
+        if &other == hash {
+            return Ok(None);
+        }
+        let Some(other) = self.store.header(&other)? else {
+            return Ok(None);
+        };
+        let mut headers = [other, header.clone()];
+        headers.sort_by_key(Header::hash);
+        Ok(Some(Evidence {
+            slot,
+            producer: header.producer,
+            headers,
+        }))
+    }
+
+    /// Records evidence if `header` (signed, as announced by a peer, not necessarily imported)
+    /// is a second block of its producer for its slot. Returns true when new evidence was stored.
+    pub fn note_announced_header(&self, header: &Header) -> Result<bool, LedgerError> {
+        if header.chain_id != self.rules.chain_id
+            || self.rules.schedule.stake_of(&header.producer) == 0
+        {
+            return Ok(false);
+        }
+        let slot = self.rules.slot(header);
+        let Some(evidence) = self.equivocation(header, &header.hash(), slot)? else {
+            return Ok(false);
+        };
+        // Only a signed second header is evidence; checked last, as it is the costly part.
+        if self.store.has_evidence(slot, &header.producer)?
+            || self.rules.check_header_signature(header).is_err()
+        {
+            return Ok(false);
+        }
+        tracing::warn!(target: "ledger::evidence", slot, producer = %evidence.producer, "an announced header is a second block of its validator for one slot; evidence recorded");
+        let mut set = self.store.write_set();
+        set.put_evidence(&evidence);
+        self.store.commit(set)?;
+        Ok(true)
+    }
+
+    /// Every recorded equivocation, by producer then slot.
+    pub fn evidence(&self) -> Result<Vec<Evidence>, StorageError> {
+        self.store.evidence()
+    }
+
+    /// Where the block `hash` stands relative to the canonical chain now: its last canonical
+    /// ancestor and the non-canonical blocks after it. Used to tell subscribers about a reorg and
+    /// to give the transactions of abandoned blocks back to the mempool.
+    pub fn fork_of(&self, hash: &Hash) -> Result<Fork, LedgerError> {
+        let mut abandoned = Vec::new();
+        let mut cursor = *hash;
+        loop {
+            let block = self.store.block(&cursor)?.ok_or_else(|| {
+                LedgerError::Inconsistent(format!("block {} not stored", to_hex(&cursor)))
+            })?;
+            if self.store.canonical_hash(block.header.height)? == Some(cursor) {
+                abandoned.reverse();
+                return Ok(Fork {
+                    ancestor_height: block.header.height,
+                    ancestor_hash: cursor,
+                    abandoned,
+                });
+            }
+            cursor = block.header.parent_hash;
+            abandoned.push(block);
+        }
     }
 
     /// Walks back from `block` to the canonical chain; returns the ancestor height and the branch
@@ -598,7 +873,8 @@ impl Ledger {
                     u64::MAX - self.rules.max_future_drift_ms,
                 ) {
                     let kind = match e {
-                        ValidationError::WrongProducer { .. } => ChainFaultKind::Schedule,
+                        ValidationError::WrongProducer { .. }
+                        | ValidationError::SlotNotIncreasing { .. } => ChainFaultKind::Schedule,
                         ValidationError::TimestampNotIncreasing { .. }
                         | ValidationError::TimestampInFuture { .. } => ChainFaultKind::Timestamp,
                         _ => ChainFaultKind::Link,
@@ -656,6 +932,13 @@ impl Ledger {
             fault: None,
         })
     }
+}
+
+/// The genesis hash of `genesis` (the hash of its block 0), as a node running it reports it.
+pub fn genesis_hash(genesis: &Genesis) -> Result<Hash, GenesisError> {
+    let spec = genesis.spec()?;
+    let (state_root, _) = genesis_state(&spec);
+    Ok(spec.header(state_root).hash())
 }
 
 /// The genesis state root and its trie nodes.

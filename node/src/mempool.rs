@@ -188,7 +188,11 @@ impl Mempool {
         if crypto::is_small_order(&tx.sender) {
             return Err(MempoolError::SmallOrderSender(tx.sender));
         }
-        crypto::verify(&tx.sender, &tx.signing_message(), &tx.signature)
+        crypto::verify(
+            &tx.sender,
+            &tx.signing_message(&ledger.genesis_hash()),
+            &tx.signature,
+        )
             .map_err(MempoolError::BadSignature)?;
         let cost = tx.total_cost().ok_or(MempoolError::Overflow)?;
         let hash = tx.hash();
@@ -265,6 +269,48 @@ impl Mempool {
             .or_default()
             .insert(tx.nonce, tx);
         Ok(hash)
+    }
+
+    /// Puts back the transactions of blocks a reorganization abandoned (their signatures were
+    /// checked when the blocks were imported). Nothing is checked against the state here: the
+    /// next [`Mempool::revalidate`] drops those the new branch included and evicts, with a logged
+    /// reason, those that can no longer execute. A transaction whose sender already has another
+    /// pending at the same nonce, or beyond the pool's bound, is logged and not put back.
+    /// Returns how many were put back.
+    pub fn reinsert(&self, txs: Vec<Transaction>) -> usize {
+        let mut inner = self.inner.lock().expect("mempool lock");
+        let mut back = 0;
+        for tx in txs {
+            let hash = tx.hash();
+            if inner.hashes.contains(&hash) {
+                continue;
+            }
+            let sender = tx.sender_address();
+            if inner.hashes.len() >= self.limit {
+                tracing::warn!(target: "mempool", tx = %to_hex(&hash), sender = %sender, nonce = tx.nonce, limit = self.limit, "abandoned by a reorg and not put back: the mempool is full");
+                continue;
+            }
+            if inner
+                .by_sender
+                .get(&sender)
+                .is_some_and(|q| q.contains_key(&tx.nonce))
+            {
+                tracing::info!(target: "mempool", tx = %to_hex(&hash), sender = %sender, nonce = tx.nonce, "abandoned by a reorg; another transaction of the sender is pending at its nonce");
+                continue;
+            }
+            inner.hashes.insert(hash);
+            let seq = inner.next_arrival;
+            inner.next_arrival += 1;
+            inner.arrival.entry(sender).or_insert(seq);
+            inner
+                .by_sender
+                .entry(sender)
+                .or_default()
+                .insert(tx.nonce, tx);
+            back += 1;
+        }
+        inner.revalidated_at = None;
+        back
     }
 
     /// Up to `max` transactions, each sender's in nonce order, senders taken in turn in the order
@@ -396,14 +442,17 @@ mod tests {
         let g = Genesis {
             chain_id: CHAIN,
             genesis_time_ms: 1_700_000_000_000,
-            validators: vec![key(1).public().to_string()],
+            slot_ms: 1,
+            validators: vec![crate::chain::genesis::GenesisValidator::Key(
+                key(1).public().to_string(),
+            )],
             accounts,
             dev_accounts: 0,
         };
         (Ledger::open(dir.path(), &g, 0).unwrap(), dir)
     }
 
-    fn tx_to(from: &Keypair, nonce: u64, to: Address, amount: u64) -> Transaction {
+    fn tx_to(l: &Ledger, from: &Keypair, nonce: u64, to: Address, amount: u64) -> Transaction {
         let mut tx = Transaction {
             chain_id: CHAIN,
             sender: from.public(),
@@ -413,12 +462,12 @@ mod tests {
             fee: 1,
             signature: Default::default(),
         };
-        tx.signature = from.sign(&tx.signing_message());
+        tx.signature = from.sign(&tx.signing_message(&l.genesis_hash()));
         tx
     }
 
-    fn tx(from: &Keypair, nonce: u64, amount: u64) -> Transaction {
-        tx_to(from, nonce, Address([7; 20]), amount)
+    fn tx(l: &Ledger, from: &Keypair, nonce: u64, amount: u64) -> Transaction {
+        tx_to(l, from, nonce, Address([7; 20]), amount)
     }
 
     #[test]
@@ -426,15 +475,15 @@ mod tests {
         let (l, _dir) = ledger(&[(2, 100), (3, 10)], &[]);
         let pool = Mempool::new(3);
         let alice = key(2);
-        let mut bad_sig = tx(&alice, 0, 1);
+        let mut bad_sig = tx(&l, &alice, 0, 1);
         bad_sig.amount = 2;
         assert_eq!(
             pool.submit(bad_sig, &l),
             Err(MempoolError::BadSignature(CryptoError::BadSignature))
         );
-        let mut other_chain = tx(&alice, 0, 1);
+        let mut other_chain = tx(&l, &alice, 0, 1);
         other_chain.chain_id = 6;
-        other_chain.signature = alice.sign(&other_chain.signing_message());
+        other_chain.signature = alice.sign(&other_chain.signing_message(&l.genesis_hash()));
         assert_eq!(
             pool.submit(other_chain, &l),
             Err(MempoolError::WrongChain {
@@ -443,46 +492,46 @@ mod tests {
             })
         );
         assert_eq!(
-            pool.submit(tx(&alice, 2, 1), &l),
+            pool.submit(tx(&l, &alice, 2, 1), &l),
             Err(MempoolError::NonceTooHigh {
                 expected: 0,
                 got: 2
             })
         );
         assert_eq!(
-            pool.submit(tx(&alice, 0, 100), &l),
+            pool.submit(tx(&l, &alice, 0, 100), &l),
             Err(MempoolError::InsufficientBalance {
                 needed: 101,
                 available: 100
             })
         );
-        assert!(pool.submit(tx(&alice, 0, 50), &l).is_ok());
+        assert!(pool.submit(tx(&l, &alice, 0, 50), &l).is_ok());
         assert_eq!(
-            pool.submit(tx(&alice, 0, 50), &l),
+            pool.submit(tx(&l, &alice, 0, 50), &l),
             Err(MempoolError::AlreadyPending {
-                hash: to_hex(&tx(&alice, 0, 50).hash())
+                hash: to_hex(&tx(&l, &alice, 0, 50).hash())
             }),
             "a resubmitted pending transaction is named as such"
         );
         // The next nonce follows the pending one, and the balance counts pending spends.
         assert_eq!(
-            pool.submit(tx(&alice, 0, 1), &l),
+            pool.submit(tx(&l, &alice, 0, 1), &l),
             Err(MempoolError::NonceTooLow {
                 expected: 1,
                 got: 0
             })
         );
         assert_eq!(
-            pool.submit(tx(&alice, 1, 49), &l),
+            pool.submit(tx(&l, &alice, 1, 49), &l),
             Err(MempoolError::InsufficientBalance {
                 needed: 101,
                 available: 100
             })
         );
-        assert!(pool.submit(tx(&alice, 1, 10), &l).is_ok());
-        assert!(pool.submit(tx(&key(3), 0, 1), &l).is_ok());
+        assert!(pool.submit(tx(&l, &alice, 1, 10), &l).is_ok());
+        assert!(pool.submit(tx(&l, &key(3), 0, 1), &l).is_ok());
         assert_eq!(
-            pool.submit(tx(&key(3), 1, 1), &l),
+            pool.submit(tx(&l, &key(3), 1, 1), &l),
             Err(MempoolError::Full { limit: 3 })
         );
         assert_eq!(pool.len(), 3);
@@ -496,7 +545,7 @@ mod tests {
         let rich = Address([9; 20]);
         let (l, _dir) = ledger(&[(2, 100)], &[(rich, u64::MAX - 100)]);
         let pool = Mempool::new(10);
-        assert!(pool.submit(tx_to(&key(2), 0, rich, 50), &l).is_ok());
+        assert!(pool.submit(tx_to(&l, &key(2), 0, rich, 50), &l).is_ok());
         // The admission check still guards the state it executes on.
         let mut store = crate::state::MemoryStore::default();
         let mut exec = Executor::new(&store, crate::state::EMPTY_ROOT);
@@ -518,10 +567,10 @@ mod tests {
         store.extend(nodes);
         let mut exec = Executor::new(&store, root);
         assert_eq!(
-            exec.apply_unpaid(&tx_to(&key(2), 0, rich, 50)),
+            exec.apply_unpaid(&tx_to(&l, &key(2), 0, rich, 50)),
             Err(ExecError::Overflow)
         );
-        assert!(exec.apply_unpaid(&tx_to(&key(2), 0, rich, 5)).is_ok());
+        assert!(exec.apply_unpaid(&tx_to(&l, &key(2), 0, rich, 5)).is_ok());
     }
 
     #[test]
@@ -552,10 +601,10 @@ mod tests {
         let (l, _dir) = ledger(&[(2, 1_000_000)], &[]);
         let pool = Mempool::new(10_000);
         for n in 0..MAX_PER_SENDER as u64 {
-            pool.submit(tx(&key(2), n, 1), &l).unwrap();
+            pool.submit(tx(&l, &key(2), n, 1), &l).unwrap();
         }
         assert_eq!(
-            pool.submit(tx(&key(2), MAX_PER_SENDER as u64, 1), &l),
+            pool.submit(tx(&l, &key(2), MAX_PER_SENDER as u64, 1), &l),
             Err(MempoolError::SenderFull {
                 limit: MAX_PER_SENDER
             })
@@ -568,8 +617,8 @@ mod tests {
         let pool = Mempool::new(100);
         let (alice, bob) = (key(2), key(3));
         for n in 0..3 {
-            pool.submit(tx(&alice, n, 1), &l).unwrap();
-            pool.submit(tx(&bob, n, 1), &l).unwrap();
+            pool.submit(tx(&l, &alice, n, 1), &l).unwrap();
+            pool.submit(tx(&l, &bob, n, 1), &l).unwrap();
         }
         let c = pool.candidates(10);
         assert_eq!(c.len(), 6);
@@ -591,16 +640,16 @@ mod tests {
         let l = std::sync::Arc::new(l);
         let pool = Mempool::new(100);
         let (alice, bob) = (key(2), key(3));
-        pool.submit(tx(&alice, 0, 10), &l).unwrap();
-        pool.submit(tx(&alice, 1, 10), &l).unwrap();
-        pool.submit(tx(&bob, 0, 60), &l).unwrap();
-        pool.submit(tx(&bob, 1, 20), &l).unwrap();
+        pool.submit(tx(&l, &alice, 0, 10), &l).unwrap();
+        pool.submit(tx(&l, &alice, 1, 10), &l).unwrap();
+        pool.submit(tx(&l, &bob, 0, 60), &l).unwrap();
+        pool.submit(tx(&l, &bob, 1, 20), &l).unwrap();
         // Another node's block includes alice's nonce 0 and a transfer of bob's that spends his
         // balance with nonce 0: his pending nonce-0 transfer is stale and his nonce 1 can no
         // longer be paid for.
         let elsewhere = std::sync::Arc::new(Mempool::new(10));
-        elsewhere.submit(tx(&alice, 0, 10), &l).unwrap();
-        elsewhere.submit(tx(&bob, 0, 95), &l).unwrap();
+        elsewhere.submit(tx(&l, &alice, 0, 10), &l).unwrap();
+        elsewhere.submit(tx(&l, &bob, 0, 95), &l).unwrap();
         let producer = crate::producer::Producer::new(l.clone(), elsewhere, Some(key(1)), 10);
         assert_eq!(producer.produce(0).unwrap().transactions.len(), 2);
         let evicted = pool.revalidate(&l);
@@ -620,6 +669,6 @@ mod tests {
         assert_eq!(pool.evicted(), 1);
         assert!(pool.revalidate(&l).is_empty(), "same head: nothing to do");
         // Bob's next nonce is usable again.
-        assert!(pool.submit(tx(&bob, 1, 1), &l).is_ok());
+        assert!(pool.submit(tx(&l, &bob, 1, 1), &l).is_ok());
     }
 }

@@ -23,6 +23,7 @@ use crate::rpc::transactions::TransactionService;
 use crate::sync::grpc::GrpcConnector;
 use crate::sync::misbehave::Corruptor;
 use crate::sync::server::{ReadBudget, SyncService};
+use crate::sync::gossip::TxGossip;
 use crate::sync::{PeerBook, SyncEngine, SyncState};
 
 /// Longest wait for the node's tasks to end at shutdown.
@@ -59,24 +60,52 @@ pub struct Node {
     tasks: Vec<JoinHandle<()>>,
 }
 
-/// Revalidates the mempool against every new head (evicting what can no longer execute).
+/// Keeps the mempool in line with the chain: on every new head it drops what blocks included and
+/// evicts what can no longer execute; after a reorganization it first puts back the transactions
+/// of the abandoned blocks, so that those the new branch lacks and that are still valid are
+/// included later (the others are evicted with a logged reason).
 async fn revalidate_on_new_heads(
     ledger: Arc<Ledger>,
     mempool: Arc<Mempool>,
     cancel: CancellationToken,
 ) {
     let mut heads = ledger.subscribe_heads();
+    let mut last = heads.borrow_and_update().hash;
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
             changed = heads.changed() => if changed.is_err() { return },
         }
-        // Nothing pending, nothing to revalidate: no task per imported block during a sync.
-        if mempool.is_empty() {
+        let head = heads.borrow_and_update().clone();
+        let previous = std::mem::replace(&mut last, head.hash);
+        let reorganized = head.header.parent_hash != previous;
+        // Nothing pending and no reorg: no task per imported block during a sync.
+        if !reorganized && mempool.is_empty() {
             continue;
         }
         let (ledger, mempool) = (ledger.clone(), mempool.clone());
-        let _ = tokio::task::spawn_blocking(move || mempool.revalidate(&ledger)).await;
+        let _ = tokio::task::spawn_blocking(move || {
+            if reorganized {
+                match ledger.fork_of(&previous) {
+                    Ok(fork) if !fork.abandoned.is_empty() => {
+                        let txs: Vec<_> = fork
+                            .abandoned
+                            .into_iter()
+                            .flat_map(|b| b.transactions)
+                            .collect();
+                        let offered = txs.len();
+                        let back = mempool.reinsert(txs);
+                        tracing::info!(target: "mempool", ancestor = fork.ancestor_height, offered, back, "transactions of abandoned blocks put back");
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::error!(target: "mempool", error = %e, "cannot read the abandoned branch; its transactions are not put back")
+                    }
+                }
+            }
+            mempool.revalidate(&ledger)
+        })
+        .await;
     }
 }
 
@@ -136,20 +165,22 @@ impl Node {
             .map(|m| Arc::new(Corruptor::new(m, config.validator_key.clone())));
         let cancel = CancellationToken::new();
         let reads = ReadBudget::default();
+        let (gossip, gossip_queue) = TxGossip::new(ledger.clone(), mempool.clone());
         let services = ServerConfig {
             query: QueryService::new(
                 ledger.clone(),
                 mempool.clone(),
                 sync_state.clone(),
-                producer.validator(),
+                producer.clone(),
                 reads.clone(),
                 cancel.clone(),
             ),
-            transactions: TransactionService::new(ledger.clone(), mempool.clone()),
+            transactions: TransactionService::new(gossip.clone()),
             sync: SyncService::new(
                 ledger.clone(),
                 book.clone(),
                 corruptor,
+                gossip,
                 cancel.clone(),
                 reads,
             ),
@@ -170,18 +201,21 @@ impl Node {
             }
         }));
         tasks.push(tokio::spawn(engine.clone().run(cancel.clone())));
+        tasks.push(tokio::spawn(crate::sync::gossip::run(
+            engine.clone(),
+            gossip_queue,
+            cancel.clone(),
+        )));
         tasks.push(tokio::spawn(revalidate_on_new_heads(
             ledger.clone(),
             mempool,
             cancel.clone(),
         )));
         let production = cancel.child_token();
-        if !config.block_interval.is_zero() && producer.validator().is_some() {
-            tasks.push(tokio::spawn(
-                producer
-                    .clone()
-                    .run(config.block_interval, production.clone()),
-            ));
+        producer.set_paused(config.paused);
+        producer.set_slot_transfers(config.slot_transfers);
+        if producer.validator().is_some() {
+            tasks.push(tokio::spawn(producer.clone().run(production.clone())));
         }
         let head = ledger.head();
         tracing::info!(
@@ -206,7 +240,7 @@ impl Node {
         })
     }
 
-    /// Stops interval block production; serving and syncing go on.
+    /// Stops slot production for good; serving and syncing go on.
     pub fn stop_producing(&self) {
         self.production.cancel();
     }

@@ -1,5 +1,6 @@
 //! RocksDB storage: one column family per kind of record (headers, bodies, the canonical
-//! height→hash index, the tx hash→location index, trie nodes, metadata). Every change to the chain
+//! height→hash index, the tx hash→location index, trie nodes, metadata, peer bans, the
+//! (slot, producer)→block index and equivocation evidence). Every change to the chain
 //! goes through a [`WriteSet`], written as ONE atomic `WriteBatch`: a process killed at any moment
 //! leaves the database at the previous or the next consistent state. This module knows nothing of
 //! validation, sync or gRPC.
@@ -21,7 +22,9 @@ const CF_TX_INDEX: &str = "tx_index";
 const CF_TRIE: &str = "trie";
 const CF_META: &str = "meta";
 const CF_PEERS: &str = "peers";
-const COLUMN_FAMILIES: [&str; 7] = [
+const CF_SLOTS: &str = "slots";
+const CF_EVIDENCE: &str = "evidence";
+const COLUMN_FAMILIES: [&str; 9] = [
     CF_HEADERS,
     CF_BODIES,
     CF_CANONICAL,
@@ -29,10 +32,13 @@ const COLUMN_FAMILIES: [&str; 7] = [
     CF_TRIE,
     CF_META,
     CF_PEERS,
+    CF_SLOTS,
+    CF_EVIDENCE,
 ];
 
 const META_GENESIS: &[u8] = b"genesis";
 const META_HEAD: &[u8] = b"head";
+const META_FINALIZED: &[u8] = b"finalized";
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -210,19 +216,70 @@ impl Store {
     /// The canonical head: (height, hash).
     pub fn head(&self) -> Result<Option<(u64, Hash)>, StorageError> {
         self.get(CF_META, META_HEAD)?
-            .map(|b| {
-                if b.len() != 40 {
-                    return Err(StorageError::Corrupt(format!(
-                        "head record of {} bytes",
-                        b.len()
-                    )));
-                }
-                Ok((
-                    u64::from_be_bytes(b[..8].try_into().expect("8 bytes")),
-                    to_hash(&b[8..])?,
-                ))
-            })
+            .map(|b| height_and_hash(&b, "head"))
             .transpose()
+    }
+
+    /// The finalized block: (height, hash); none before the first block is final.
+    pub fn finalized(&self) -> Result<Option<(u64, Hash)>, StorageError> {
+        self.get(CF_META, META_FINALIZED)?
+            .map(|b| height_and_hash(&b, "finalized"))
+            .transpose()
+    }
+
+    /// The first stored block `producer` made for `slot`.
+    pub fn slot_block(
+        &self,
+        slot: u64,
+        producer: &crate::chain::PublicKey,
+    ) -> Result<Option<Hash>, StorageError> {
+        self.get(CF_SLOTS, &slot_key(slot, producer))?
+            .map(|b| to_hash(&b))
+            .transpose()
+    }
+
+    /// Whether evidence against `producer` for `slot` is stored.
+    pub fn has_evidence(
+        &self,
+        slot: u64,
+        producer: &crate::chain::PublicKey,
+    ) -> Result<bool, StorageError> {
+        Ok(self
+            .get(CF_EVIDENCE, &evidence_key(slot, producer))?
+            .is_some())
+    }
+
+    /// Every stored piece of evidence, by producer then slot.
+    pub fn evidence(&self) -> Result<Vec<crate::chain::types::Evidence>, StorageError> {
+        let mut out = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf(CF_EVIDENCE), rocksdb::IteratorMode::Start)
+        {
+            let (key, value) = item?;
+            if key.len() != 40 || value.len() != 2 * encoding::HEADER_LEN {
+                return Err(StorageError::Corrupt(format!(
+                    "evidence record of {}+{} bytes",
+                    key.len(),
+                    value.len()
+                )));
+            }
+            let decode = |b: &[u8]| {
+                encoding::decode_header(b).map_err(|error| StorageError::Decode {
+                    cf: CF_EVIDENCE,
+                    error,
+                })
+            };
+            out.push(crate::chain::types::Evidence {
+                producer: crate::chain::PublicKey(key[..32].try_into().expect("32 bytes")),
+                slot: u64::from_be_bytes(key[32..].try_into().expect("8 bytes")),
+                headers: [
+                    decode(&value[..encoding::HEADER_LEN])?,
+                    decode(&value[encoding::HEADER_LEN..])?,
+                ],
+            });
+        }
+        Ok(out)
     }
 
     /// The genesis hash this database was created for.
@@ -368,10 +425,44 @@ impl NodeStore for Store {
     }
 }
 
+fn height_and_hash(b: &[u8], what: &str) -> Result<(u64, Hash), StorageError> {
+    if b.len() != 40 {
+        return Err(StorageError::Corrupt(format!(
+            "{what} record of {} bytes",
+            b.len()
+        )));
+    }
+    Ok((
+        u64::from_be_bytes(b[..8].try_into().expect("8 bytes")),
+        to_hash(&b[8..])?,
+    ))
+}
+
+fn slot_key(slot: u64, producer: &crate::chain::PublicKey) -> [u8; 40] {
+    let mut key = [0u8; 40];
+    key[..8].copy_from_slice(&slot.to_be_bytes());
+    key[8..].copy_from_slice(&producer.0);
+    key
+}
+
+fn evidence_key(slot: u64, producer: &crate::chain::PublicKey) -> [u8; 40] {
+    let mut key = [0u8; 40];
+    key[..32].copy_from_slice(&producer.0);
+    key[32..].copy_from_slice(&slot.to_be_bytes());
+    key
+}
+
 fn to_hash(bytes: &[u8]) -> Result<Hash, StorageError> {
     bytes
         .try_into()
         .map_err(|_| StorageError::Corrupt(format!("hash of {} bytes", bytes.len())))
+}
+
+fn height_hash(height: u64, hash: &Hash) -> [u8; 40] {
+    let mut v = [0u8; 40];
+    v[..8].copy_from_slice(&height.to_be_bytes());
+    v[8..].copy_from_slice(hash);
+    v
 }
 
 /// A set of changes applied together by [`Store::commit`].
@@ -428,10 +519,34 @@ impl WriteSet<'_> {
 
     /// Moves the head pointer.
     pub fn set_head(&mut self, height: u64, hash: &Hash) {
-        let mut v = Vec::with_capacity(40);
-        v.extend_from_slice(&height.to_be_bytes());
-        v.extend_from_slice(hash);
-        self.batch.put_cf(self.store.cf(CF_META), META_HEAD, v);
+        self.batch
+            .put_cf(self.store.cf(CF_META), META_HEAD, height_hash(height, hash));
+    }
+
+    /// Moves the finalized block.
+    pub fn set_finalized(&mut self, height: u64, hash: &Hash) {
+        self.batch.put_cf(
+            self.store.cf(CF_META),
+            META_FINALIZED,
+            height_hash(height, hash),
+        );
+    }
+
+    /// Records that `producer` made block `hash` for `slot` (the first such block only).
+    pub fn put_slot(&mut self, slot: u64, producer: &crate::chain::PublicKey, hash: &Hash) {
+        self.batch
+            .put_cf(self.store.cf(CF_SLOTS), slot_key(slot, producer), hash);
+    }
+
+    /// Stores evidence of an equivocation (both signed headers).
+    pub fn put_evidence(&mut self, evidence: &crate::chain::types::Evidence) {
+        let mut value = encoding::encode_header(&evidence.headers[0]);
+        value.extend_from_slice(&encoding::encode_header(&evidence.headers[1]));
+        self.batch.put_cf(
+            self.store.cf(CF_EVIDENCE),
+            evidence_key(evidence.slot, &evidence.producer),
+            value,
+        );
     }
 
     /// Records the genesis hash.

@@ -7,6 +7,7 @@
 //! - [`headers`]: the block locator and the pure validation of a run of headers.
 //! - [`bodies`]: body downloads in batches, each an explicit state machine with a retry bound.
 //! - [`import`]: handing downloaded blocks to the ledger.
+//! - [`gossip`]: pushing admitted transactions on to peers, so they reach the next leader.
 //! - [`engine`]: the round loop that joins them.
 //! - [`server`]: serves our chain to peers; [`misbehave`] makes a node serve corrupt data on
 //!   purpose so tests can prove rejection.
@@ -17,6 +18,7 @@
 pub mod bodies;
 pub mod book;
 pub mod engine;
+pub mod gossip;
 pub mod grpc;
 pub mod headers;
 pub mod import;

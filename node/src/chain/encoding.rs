@@ -8,12 +8,12 @@ use sha3::{Digest, Keccak256};
 
 use super::types::{Address, Block, Hash, Header, PublicKey, Signature, Transaction};
 
-/// Domain tag prefixed to a transaction's signing message.
-pub const TX_DOMAIN: &[u8] = b"LUXTENSOR/TX/V1";
+/// Domain tag prefixed to a transaction's signing message (then the genesis hash, then the body).
+pub const TX_DOMAIN: &[u8] = b"LUXTENSOR/TX/V2";
 /// Domain tag prefixed to a header hash before the producer signs it.
 pub const HEADER_DOMAIN: &[u8] = b"LUXTENSOR/HEADER/V1";
 /// Domain tag of the genesis configuration hash.
-pub const GENESIS_DOMAIN: &[u8] = b"LUXTENSOR/GENESIS/V1";
+pub const GENESIS_DOMAIN: &[u8] = b"LUXTENSOR/GENESIS/V2";
 
 /// Length of an unsigned transaction body.
 pub const TX_BODY_LEN: usize = 8 + 32 + 8 + 20 + 8 + 8;
@@ -60,9 +60,11 @@ impl PublicKey {
 }
 
 impl Transaction {
-    /// The bytes the sender signs: domain tag, then the unsigned body (which carries the chain id).
-    pub fn signing_message(&self) -> Vec<u8> {
-        tx_signing_message(self)
+    /// The bytes the sender signs on the network whose genesis hash is `genesis_hash`: domain
+    /// tag, genesis hash, then the unsigned body. Binding the genesis hash means a transaction
+    /// signed for one network is invalid on every other, even one sharing chain id and keys.
+    pub fn signing_message(&self, genesis_hash: &Hash) -> Vec<u8> {
+        tx_signing_message(self, genesis_hash)
     }
 
     /// BLAKE3 of the full canonical encoding, signature included.
@@ -92,10 +94,11 @@ fn put_tx_body(out: &mut Vec<u8>, tx: &Transaction) {
     out.extend_from_slice(&tx.fee.to_be_bytes());
 }
 
-/// `TX_DOMAIN || chain_id || sender || nonce || recipient || amount || fee`.
-pub fn tx_signing_message(tx: &Transaction) -> Vec<u8> {
-    let mut out = Vec::with_capacity(TX_DOMAIN.len() + TX_BODY_LEN);
+/// `TX_DOMAIN || genesis_hash || chain_id || sender || nonce || recipient || amount || fee`.
+pub fn tx_signing_message(tx: &Transaction, genesis_hash: &Hash) -> Vec<u8> {
+    let mut out = Vec::with_capacity(TX_DOMAIN.len() + 32 + TX_BODY_LEN);
     out.extend_from_slice(TX_DOMAIN);
+    out.extend_from_slice(genesis_hash);
     put_tx_body(&mut out, tx);
     out
 }
@@ -244,9 +247,12 @@ mod tests {
             fee: 3,
             signature: Signature::default(),
         };
-        tx.signature = kp.sign(&tx.signing_message());
+        tx.signature = kp.sign(&tx.signing_message(&GOLDEN_GENESIS));
         tx
     }
+
+    /// The genesis hash the golden transaction is signed for.
+    const GOLDEN_GENESIS: Hash = [0x77; 32];
 
     fn sample_header() -> Header {
         let kp = Keypair::from_seed([2u8; 32]);
@@ -282,8 +288,8 @@ mod tests {
         assert_eq!(hex::encode(&encoded[..TX_BODY_LEN]), expected_body);
         assert_eq!(&encoded[TX_BODY_LEN..], &tx.signature.0);
         assert_eq!(
-            tx_signing_message(&tx),
-            [TX_DOMAIN, &encoded[..TX_BODY_LEN]].concat()
+            tx_signing_message(&tx, &GOLDEN_GENESIS),
+            [TX_DOMAIN, &GOLDEN_GENESIS, &encoded[..TX_BODY_LEN]].concat()
         );
         assert_eq!(decode_tx(&encoded), Ok(tx.clone()));
         assert_eq!(tx.hash(), *blake3::hash(&encoded).as_bytes());
@@ -324,7 +330,7 @@ mod tests {
         );
     }
 
-    const GOLDEN_TX_HASH: &str = "c8ef5fee55840117eeb0e0bd6849754562c007c7c060de9a99abf3dd849b842a";
+    const GOLDEN_TX_HASH: &str = "79a027fc2c40e1a4cbbabad8bc8ac869dafe5d2f624fcbd9342eedbdf4f1c852";
     const GOLDEN_HEADER_HASH: &str =
         "5ca109e86c5afd32b266b947b904de8041cc43413734c6780421f71f124e154b";
     const GOLDEN_ADDRESS: &str = "97b1c813eae702332ba3eaa1625f942c5472626d";

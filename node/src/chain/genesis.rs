@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::crypto::{self, Keypair};
 use super::encoding::GENESIS_DOMAIN;
 use super::merkle::EMPTY_TX_ROOT;
+use super::schedule::{Schedule, Validator};
 use super::types::{Address, Hash, Header, PublicKey, Signature};
 
 /// A genesis file that cannot be used.
@@ -21,6 +22,16 @@ pub enum GenesisError {
     /// No validators.
     #[error("genesis lists no validators")]
     NoValidators,
+    /// A validator's stake is 0 or above the maximum.
+    #[error("validator {key}: stake {stake} (allowed 1 to {max})")]
+    BadStake {
+        /// The key.
+        key: PublicKey,
+        /// Given.
+        stake: u64,
+        /// Largest allowed.
+        max: u64,
+    },
     /// A validator listed twice.
     #[error("validator {0} is listed twice")]
     DuplicateValidator(PublicKey),
@@ -67,6 +78,37 @@ pub struct GenesisAccount {
     pub balance: u64,
 }
 
+/// A validator in the genesis file: its public key alone (stake 1) or `{"public_key", "stake"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum GenesisValidator {
+    /// 0x-hex public key, stake 1.
+    Key(String),
+    /// Key and stake weight.
+    Staked {
+        /// 0x-hex public key.
+        public_key: String,
+        /// Stake weight (1 to [`MAX_STAKE`]).
+        stake: u64,
+    },
+}
+
+impl GenesisValidator {
+    fn parts(&self) -> (&str, u64) {
+        match self {
+            Self::Key(k) => (k, 1),
+            Self::Staked { public_key, stake } => (public_key, *stake),
+        }
+    }
+}
+
+/// Slot length when a genesis file does not give one (ms).
+pub const DEFAULT_SLOT_MS: u64 = 1000;
+
+fn default_slot_ms() -> u64 {
+    DEFAULT_SLOT_MS
+}
+
 /// The genesis file, as stored on disk (JSON).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -75,8 +117,11 @@ pub struct Genesis {
     pub chain_id: u64,
     /// Timestamp of block 0 in milliseconds since the Unix epoch.
     pub genesis_time_ms: u64,
-    /// Validator public keys (0x-hex); the producer of height h is `validators[h % len]`.
-    pub validators: Vec<String>,
+    /// Slot length (ms): a block's slot is `(timestamp − genesis time) / slot_ms`.
+    #[serde(default = "default_slot_ms")]
+    pub slot_ms: u64,
+    /// Validators with their stakes, in schedule order (see [`super::schedule`]).
+    pub validators: Vec<GenesisValidator>,
     /// Initial balances.
     pub accounts: Vec<GenesisAccount>,
     /// How many dev accounts (see [`dev_keypair`]) the control API may sign transfers for.
@@ -91,8 +136,10 @@ pub struct GenesisSpec {
     pub chain_id: u64,
     /// Genesis time (ms).
     pub genesis_time_ms: u64,
-    /// Validators in schedule order.
-    pub validators: Vec<PublicKey>,
+    /// Slot length (ms).
+    pub slot_ms: u64,
+    /// Validators in schedule order, with stakes.
+    pub validators: Vec<Validator>,
     /// Initial balances, sorted by address.
     pub accounts: Vec<(Address, u64)>,
     /// Number of dev accounts.
@@ -105,6 +152,12 @@ pub const MAX_DEV_ACCOUNTS: u32 = 10_000;
 pub const MAX_GENESIS_TIME_MS: u64 = 253_402_300_799_999;
 /// Most validators a genesis may list.
 pub const MAX_VALIDATORS: usize = 1_000;
+/// Largest stake of one validator.
+pub const MAX_STAKE: u64 = 10_000;
+/// Largest total stake (the leader table has one entry per unit of stake).
+pub const MAX_TOTAL_STAKE: u64 = 100_000;
+/// Longest slot (one hour, ms).
+pub const MAX_SLOT_MS: u64 = 3_600_000;
 /// Most funded accounts a genesis may list.
 pub const MAX_ACCOUNTS: usize = 1_000_000;
 
@@ -142,6 +195,13 @@ impl Genesis {
             }
         };
         bound("genesis_time_ms", self.genesis_time_ms, MAX_GENESIS_TIME_MS)?;
+        bound("slot_ms", self.slot_ms, MAX_SLOT_MS)?;
+        if self.slot_ms == 0 {
+            return Err(GenesisError::Field {
+                field: "slot_ms",
+                detail: "must be at least 1".into(),
+            });
+        }
         bound(
             "dev_accounts",
             self.dev_accounts.into(),
@@ -160,6 +220,7 @@ impl Genesis {
         let mut validators = Vec::new();
         let mut seen = BTreeSet::new();
         for v in &self.validators {
+            let (v, stake) = v.parts();
             let key = PublicKey::from_hex(v).map_err(|e| GenesisError::Field {
                 field: "validators",
                 detail: e.to_string(),
@@ -179,8 +240,20 @@ impl Genesis {
             if !seen.insert(key) {
                 return Err(GenesisError::DuplicateValidator(key));
             }
-            validators.push(key);
+            if stake == 0 || stake > MAX_STAKE {
+                return Err(GenesisError::BadStake {
+                    key,
+                    stake,
+                    max: MAX_STAKE,
+                });
+            }
+            validators.push(Validator { key, stake });
         }
+        bound(
+            "validators (total stake)",
+            validators.iter().map(|v| v.stake).sum(),
+            MAX_TOTAL_STAKE,
+        )?;
         let mut accounts = Vec::new();
         let mut seen = BTreeSet::new();
         for a in &self.accounts {
@@ -201,6 +274,7 @@ impl Genesis {
         Ok(GenesisSpec {
             chain_id: self.chain_id,
             genesis_time_ms: self.genesis_time_ms,
+            slot_ms: self.slot_ms,
             validators,
             accounts,
             dev_accounts: self.dev_accounts,
@@ -209,16 +283,19 @@ impl Genesis {
 }
 
 impl GenesisSpec {
-    /// BLAKE3 of `GENESIS_DOMAIN || chain_id || time || n_validators(u32) || validators ||
-    /// n_accounts(u32) || (address || balance)* sorted by address || dev_accounts(u32)`.
+    /// BLAKE3 of `GENESIS_DOMAIN || chain_id || time || slot_ms || n_validators(u32) ||
+    /// (key || stake)* || n_accounts(u32) || (address || balance)* sorted by address ||
+    /// dev_accounts(u32)`.
     pub fn config_hash(&self) -> Hash {
         let mut h = blake3::Hasher::new();
         h.update(GENESIS_DOMAIN);
         h.update(&self.chain_id.to_be_bytes());
         h.update(&self.genesis_time_ms.to_be_bytes());
+        h.update(&self.slot_ms.to_be_bytes());
         h.update(&(self.validators.len() as u32).to_be_bytes());
         for v in &self.validators {
-            h.update(&v.0);
+            h.update(&v.key.0);
+            h.update(&v.stake.to_be_bytes());
         }
         h.update(&(self.accounts.len() as u32).to_be_bytes());
         for (address, balance) in &self.accounts {
@@ -245,6 +322,44 @@ impl GenesisSpec {
         }
     }
 
+    /// The genesis file this spec reads from, in canonical form (validators with stake 1 as bare
+    /// keys, accounts sorted by address).
+    pub fn to_genesis(&self) -> Genesis {
+        Genesis {
+            chain_id: self.chain_id,
+            genesis_time_ms: self.genesis_time_ms,
+            slot_ms: self.slot_ms,
+            validators: self
+                .validators
+                .iter()
+                .map(|v| {
+                    if v.stake == 1 {
+                        GenesisValidator::Key(v.key.to_string())
+                    } else {
+                        GenesisValidator::Staked {
+                            public_key: v.key.to_string(),
+                            stake: v.stake,
+                        }
+                    }
+                })
+                .collect(),
+            accounts: self
+                .accounts
+                .iter()
+                .map(|(address, balance)| GenesisAccount {
+                    address: address.to_string(),
+                    balance: *balance,
+                })
+                .collect(),
+            dev_accounts: self.dev_accounts,
+        }
+    }
+
+    /// The slot schedule.
+    pub fn schedule(&self) -> Schedule {
+        Schedule::new(self.validators.clone(), self.genesis_time_ms, self.slot_ms)
+    }
+
     /// Dev key pairs 0..dev_accounts.
     pub fn dev_keypairs(&self) -> Vec<Keypair> {
         (0..self.dev_accounts)
@@ -261,7 +376,10 @@ mod tests {
         Genesis {
             chain_id: 1,
             genesis_time_ms: 1_700_000_000_000,
-            validators: vec![Keypair::from_seed([1; 32]).public().to_string()],
+            slot_ms: 100,
+            validators: vec![GenesisValidator::Key(
+                Keypair::from_seed([1; 32]).public().to_string(),
+            )],
             accounts: vec![GenesisAccount {
                 address: Address([7; 20]).to_string(),
                 balance: 10,
@@ -305,12 +423,12 @@ mod tests {
             })
             .find(|k| !crypto::is_valid_point(k))
             .expect("some small y is off the curve");
-        g.validators = vec![not_a_point.to_string()];
+        g.validators = vec![GenesisValidator::Key(not_a_point.to_string())];
         let e = g.spec().unwrap_err().to_string();
         assert!(e.contains("not a point"), "{e}");
         let mut identity = [0u8; 32];
         identity[0] = 1;
-        g.validators = vec![PublicKey(identity).to_string()];
+        g.validators = vec![GenesisValidator::Key(PublicKey(identity).to_string())];
         let e = g.spec().unwrap_err().to_string();
         assert!(e.contains("small order"), "{e}");
     }

@@ -177,3 +177,14 @@ impl Block {
         self.header.hash()
     }
 }
+
+/// Two signed headers of one validator for one slot: proof that it equivocated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evidence {
+    /// The slot.
+    pub slot: u64,
+    /// The validator.
+    pub producer: PublicKey,
+    /// The two headers, lower hash first.
+    pub headers: [Header; 2],
+}

@@ -1,8 +1,11 @@
-//! Consensus rules that need no state: proof-of-authority schedule, header linkage, timestamps,
+//! Consensus rules that need no state: the proof-of-authority slot schedule, header linkage, timestamps,
 //! signatures, and a body's agreement with its header. Execution rules (nonces, balances, the state
 //! root) live in `state::executor`. Time is a parameter, never read here.
 
+use std::sync::Arc;
+
 use super::crypto::{self, BatchFailure, CryptoError, VerifyItem};
+use super::schedule::Schedule;
 use super::merkle;
 use super::types::{Hash, Header, PublicKey, Transaction, to_hex};
 
@@ -53,11 +56,19 @@ pub enum ValidationError {
         /// Allowed drift.
         drift_ms: u64,
     },
-    /// Produced by a key that is not scheduled for this height.
-    #[error("height {height} is scheduled for {expected}, produced by {got}")]
+    /// The slot is not after the parent's slot.
+    #[error("slot {slot} is not after the parent's slot {parent_slot}")]
+    SlotNotIncreasing {
+        /// The parent's slot.
+        parent_slot: u64,
+        /// The header's slot.
+        slot: u64,
+    },
+    /// Produced by a key that does not lead the block's slot.
+    #[error("slot {slot} is led by {expected}, produced by {got}")]
     WrongProducer {
-        /// Height.
-        height: u64,
+        /// The block's slot.
+        slot: u64,
         /// Scheduled validator.
         expected: PublicKey,
         /// Header's producer.
@@ -115,13 +126,15 @@ pub enum ValidationError {
     },
 }
 
-/// The rules of one chain: identity, validator schedule, allowed clock drift.
+/// The rules of one chain: identity, slot schedule, allowed clock drift.
 #[derive(Clone, Debug)]
 pub struct ChainRules {
     /// Chain id.
     pub chain_id: u64,
-    /// Validators in schedule order (from genesis).
-    pub validators: Vec<PublicKey>,
+    /// Genesis hash: transaction signatures are bound to it.
+    pub genesis_hash: Hash,
+    /// Who leads each slot (from genesis).
+    pub schedule: Arc<Schedule>,
     /// How far (ms) a timestamp may be ahead of local time.
     pub max_future_drift_ms: u64,
     /// Threads for signature verification (0 = all cores).
@@ -129,9 +142,9 @@ pub struct ChainRules {
 }
 
 impl ChainRules {
-    /// The validator that must produce `height`: `validators[height % n]`.
-    pub fn scheduled_producer(&self, height: u64) -> &PublicKey {
-        &self.validators[(height % self.validators.len() as u64) as usize]
+    /// The slot of a header.
+    pub fn slot(&self, header: &Header) -> u64 {
+        self.schedule.slot_of(header.timestamp_ms)
     }
 
     /// Everything about `header` except its signature, given its parent.
@@ -174,10 +187,14 @@ impl ChainRules {
                 drift_ms: self.max_future_drift_ms,
             });
         }
-        let expected = self.scheduled_producer(header.height);
+        let (parent_slot, slot) = (self.slot(parent), self.slot(header));
+        if slot <= parent_slot {
+            return Err(ValidationError::SlotNotIncreasing { parent_slot, slot });
+        }
+        let expected = self.schedule.leader(slot);
         if &header.producer != expected {
             return Err(ValidationError::WrongProducer {
-                height: header.height,
+                slot,
                 expected: *expected,
                 got: header.producer,
             });
@@ -277,7 +294,10 @@ impl ChainRules {
     /// Chain ids, sender keys and signatures of transactions.
     pub fn check_transactions(&self, txs: &[Transaction]) -> Result<(), ValidationError> {
         self.check_senders(txs)?;
-        let messages: Vec<Vec<u8>> = txs.iter().map(Transaction::signing_message).collect();
+        let messages: Vec<Vec<u8>> = txs
+            .iter()
+            .map(|t| t.signing_message(&self.genesis_hash))
+            .collect();
         let items: Vec<VerifyItem<'_>> = txs
             .iter()
             .zip(&messages)

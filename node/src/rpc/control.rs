@@ -1,4 +1,5 @@
-//! `luxtensor.node.v1.ControlService`: testnet control (produce blocks now, add a peer). Served
+//! `luxtensor.node.v1.ControlService`: testnet control (produce blocks now, pause or resume slot
+//! production, add a peer). Served
 //! only with a control token; [`ControlAuth`] refuses calls without it (`UNAUTHENTICATED`),
 //! comparing tokens in constant time. A `ProduceBlocks` stops between two blocks when its caller
 //! goes away, its deadline passes or the node stops, and a failure part-way says how many blocks
@@ -149,6 +150,18 @@ impl api::control_service_server::ControlService for ControlService {
         Ok(Response::new(api::ProduceBlocksResponse {
             blocks: headers,
         }))
+    }
+
+    async fn set_production(
+        &self,
+        request: Request<api::SetProductionRequest>,
+    ) -> Result<Response<api::SetProductionResponse>, Status> {
+        if self.producer.validator().is_none() {
+            return Err(crate::producer::ProduceError::NotValidator.into());
+        }
+        let paused = request.into_inner().paused;
+        self.producer.set_paused(paused);
+        Ok(Response::new(api::SetProductionResponse { paused }))
     }
 
     async fn add_peer(

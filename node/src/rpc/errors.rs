@@ -59,8 +59,13 @@ pub enum Reason {
     WrongToken,
     /// This node has no validator key.
     NotValidator,
-    /// Another validator is scheduled (metadata: `height`, `scheduled`).
-    NotScheduled,
+    /// Another validator leads the slot (metadata: `slot`, `leader`).
+    NotLeader,
+    /// The head is already at or past the slot (metadata: `slot`, `head_slot`).
+    SlotTaken,
+    /// This node's next slot is too far ahead for on-demand production (metadata: `slot`,
+    /// `wait_ms`, `max_ms`).
+    NextSlotTooFar,
     /// Genesis has no dev accounts to generate transfers from.
     NoDevAccounts,
     /// A block breaks a consensus rule.
@@ -111,7 +116,9 @@ impl Reason {
             Reason::MissingToken => "MISSING_TOKEN",
             Reason::WrongToken => "WRONG_TOKEN",
             Reason::NotValidator => "NOT_VALIDATOR",
-            Reason::NotScheduled => "NOT_SCHEDULED",
+            Reason::NotLeader => "NOT_LEADER",
+            Reason::SlotTaken => "SLOT_TAKEN",
+            Reason::NextSlotTooFar => "NEXT_SLOT_TOO_FAR",
             Reason::NoDevAccounts => "NO_DEV_ACCOUNTS",
             Reason::InvalidBlock => "INVALID_BLOCK",
             Reason::UnknownParent => "UNKNOWN_PARENT",
@@ -510,13 +517,33 @@ impl From<ProduceError> for Status {
             ProduceError::NotValidator => {
                 status(Code::FailedPrecondition, Reason::NotValidator, message, &[])
             }
-            ProduceError::NotScheduled { height, scheduled } => status(
+            ProduceError::NotLeader { slot, leader } => status(
                 Code::FailedPrecondition,
-                Reason::NotScheduled,
+                Reason::NotLeader,
+                message,
+                &[("slot", slot.to_string()), ("leader", leader.to_string())],
+            ),
+            ProduceError::SlotTaken { slot, head_slot } => status(
+                Code::FailedPrecondition,
+                Reason::SlotTaken,
                 message,
                 &[
-                    ("height", height.to_string()),
-                    ("scheduled", scheduled.to_string()),
+                    ("slot", slot.to_string()),
+                    ("head_slot", head_slot.to_string()),
+                ],
+            ),
+            ProduceError::NextSlotTooFar {
+                slot,
+                wait_ms,
+                max_ms,
+            } => status(
+                Code::FailedPrecondition,
+                Reason::NextSlotTooFar,
+                message,
+                &[
+                    ("slot", slot.to_string()),
+                    ("wait_ms", wait_ms.to_string()),
+                    ("max_ms", max_ms.to_string()),
                 ],
             ),
             ProduceError::NoDevAccounts => status(

@@ -18,9 +18,10 @@ use super::convert::{
 };
 use super::errors::{RequestError, task_failed};
 use crate::chain::types::to_hex;
-use crate::chain::{Address, Block, Hash, Header, PublicKey};
+use crate::chain::{Address, Block, Hash, Header};
 use crate::ledger::Ledger;
 use crate::mempool::Mempool;
+use crate::producer::Producer;
 use crate::sync::SyncState;
 use crate::sync::server::ReadBudget;
 
@@ -37,7 +38,7 @@ pub struct QueryService {
     ledger: Arc<Ledger>,
     mempool: Arc<Mempool>,
     sync: Arc<SyncState>,
-    validator: Option<PublicKey>,
+    producer: Arc<Producer>,
     reads: ReadBudget,
     verifications: Arc<Semaphore>,
     shutdown: CancellationToken,
@@ -56,7 +57,7 @@ impl QueryService {
         ledger: Arc<Ledger>,
         mempool: Arc<Mempool>,
         sync: Arc<SyncState>,
-        validator: Option<PublicKey>,
+        producer: Arc<Producer>,
         reads: ReadBudget,
         shutdown: CancellationToken,
     ) -> Self {
@@ -64,7 +65,7 @@ impl QueryService {
             ledger,
             mempool,
             sync,
-            validator,
+            producer,
             reads,
             verifications: Arc::new(Semaphore::new(MAX_VERIFICATIONS)),
             shutdown,
@@ -149,6 +150,9 @@ impl api::query_service_server::QueryService for QueryService {
     ) -> Result<Response<api::GetStatusResponse>, Status> {
         let head = self.ledger.head();
         let sync = self.sync.snapshot();
+        let rules = self.ledger.rules();
+        let finalized = self.ledger.finalized();
+        let evidence = self.ledger.evidence()?.len() as u32;
         Ok(Response::new(api::GetStatusResponse {
             chain_id: self.ledger.rules().chain_id,
             genesis_hash: to_hex(&self.ledger.genesis_hash()),
@@ -158,10 +162,69 @@ impl api::query_service_server::QueryService for QueryService {
             syncing: sync.syncing,
             sync_target: sync.target,
             peers: sync.peers.iter().map(peer_to_api).collect(),
-            validator: self.validator.map(|v| v.to_string()).unwrap_or_default(),
+            validator: self
+                .producer
+                .validator()
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
             mempool_size: self.mempool.len() as u32,
             version: env!("CARGO_PKG_VERSION").to_string(),
+            head_slot: rules.slot(&head.header),
+            current_slot: rules.schedule.slot_of(self.ledger.now_ms()),
+            finalized_height: finalized.height,
+            finalized_hash: to_hex(&finalized.hash),
+            reorgs: self.ledger.reorgs(),
+            production_paused: self.producer.validator().is_some() && self.producer.is_paused(),
+            evidence_count: evidence,
         }))
+    }
+
+    async fn get_genesis(
+        &self,
+        _: Request<api::GetGenesisRequest>,
+    ) -> Result<Response<api::GetGenesisResponse>, Status> {
+        let spec = self.ledger.genesis();
+        Ok(Response::new(api::GetGenesisResponse {
+            chain_id: spec.chain_id,
+            genesis_time_ms: spec.genesis_time_ms,
+            slot_ms: spec.slot_ms,
+            validators: spec
+                .validators
+                .iter()
+                .map(|v| api::GenesisValidator {
+                    public_key: v.key.to_string(),
+                    stake: v.stake,
+                })
+                .collect(),
+            accounts: spec
+                .accounts
+                .iter()
+                .map(|(address, balance)| api::GenesisAccount {
+                    address: address.to_string(),
+                    balance: *balance,
+                })
+                .collect(),
+            dev_accounts: spec.dev_accounts,
+            genesis_hash: to_hex(&self.ledger.genesis_hash()),
+            json: spec.to_genesis().to_json(),
+        }))
+    }
+
+    async fn list_evidence(
+        &self,
+        _: Request<api::ListEvidenceRequest>,
+    ) -> Result<Response<api::ListEvidenceResponse>, Status> {
+        let evidence = self
+            .ledger
+            .evidence()?
+            .iter()
+            .map(|e| api::Evidence {
+                slot: e.slot,
+                producer: e.producer.to_string(),
+                headers: e.headers.iter().map(header_to_api).collect(),
+            })
+            .collect();
+        Ok(Response::new(api::ListEvidenceResponse { evidence }))
     }
 
     async fn get_block(

@@ -1,6 +1,6 @@
 //! `luxtensor.node.v1.TransactionService`: public transaction submission. A signed transaction is
 //! checked against the head state (chain, signature, nonce, balance) and admitted to the mempool,
-//! or refused with a precise reason.
+//! or refused with a precise reason; an admitted one is pushed on to the node's peers.
 
 use std::sync::Arc;
 
@@ -10,20 +10,19 @@ use tonic::{Request, Response, Status};
 use super::convert::tx_from_api;
 use super::errors::RequestError;
 use crate::chain::types::to_hex;
-use crate::ledger::Ledger;
-use crate::mempool::Mempool;
+use crate::sync::gossip::TxGossip;
 
 /// The transaction service.
 #[derive(Clone, Debug)]
 pub struct TransactionService {
-    ledger: Arc<Ledger>,
-    mempool: Arc<Mempool>,
+    gossip: Arc<TxGossip>,
 }
 
 impl TransactionService {
-    /// A transaction service feeding `mempool`.
-    pub fn new(ledger: Arc<Ledger>, mempool: Arc<Mempool>) -> Self {
-        Self { ledger, mempool }
+    /// A transaction service feeding the mempool through `gossip` (which passes each admitted
+    /// transaction on to the peers).
+    pub fn new(gossip: Arc<TxGossip>) -> Self {
+        Self { gossip }
     }
 }
 
@@ -40,7 +39,7 @@ impl api::transaction_service_server::TransactionService for TransactionService 
                 field: "transaction",
             })?;
         let tx = tx_from_api(&tx)?;
-        let hash = self.mempool.submit(tx, &self.ledger)?;
+        let hash = self.gossip.submit(tx)?;
         Ok(Response::new(api::SubmitTransactionResponse {
             hash: to_hex(&hash),
         }))

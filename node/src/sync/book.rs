@@ -297,6 +297,10 @@ impl PeerBook {
         }
         if let Some(e) = inner.entries.get_mut(address) {
             e.pinned = true;
+            // The operator says it is there now: no waiting out an unreachable backoff.
+            if matches!(e.state, State::Unreachable(_)) {
+                e.state = State::Connecting;
+            }
             return Ok(inner.peers(now));
         }
         if inner.peers(now) >= self.max_peers && !inner.evict_one(now) {

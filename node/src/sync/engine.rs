@@ -34,7 +34,7 @@ use super::peer::{Connector, PeerStatus};
 use super::peers::{PeerSet, beats};
 use super::{SyncSnapshot, SyncState};
 use crate::chain::{Block, Hash, Header};
-use crate::ledger::{Ledger, now_ms};
+use crate::ledger::Ledger;
 
 /// Sync tuning.
 #[derive(Clone, Debug)]
@@ -134,6 +134,19 @@ impl SyncEngine {
         Ok(n)
     }
 
+    /// The ready peers and their clients (for pushing transactions).
+    pub fn ready_peers(&self) -> Vec<(String, Arc<dyn super::peer::PeerClient>)> {
+        self.peers
+            .book()
+            .ready()
+            .into_iter()
+            .filter_map(|(address, _)| {
+                let client = self.peers.client(&address).ok()?;
+                Some((address, client))
+            })
+            .collect()
+    }
+
     fn our_status(&self) -> PeerStatus {
         super::local_status(&self.ledger, self.config.listen_address.clone())
     }
@@ -142,6 +155,14 @@ impl SyncEngine {
     pub async fn run(self: Arc<Self>, cancel: CancellationToken) {
         let mut last_discovery: Option<Instant> = None;
         let mut progress = (Instant::now(), self.ledger.head().header.height);
+        // An announced head that is a validator's second block for a slot is evidence, even when
+        // fork choice never makes us fetch it.
+        let ledger = self.ledger.clone();
+        let observer: super::peers::HeadObserver = Arc::new(move |header| {
+            if let Err(e) = ledger.note_announced_header(header) {
+                tracing::warn!(target: "sync::engine", error = %e, "recording evidence failed");
+            }
+        });
         loop {
             self.peers
                 .refresh(&self.our_status(), self.config.handshake_interval)
@@ -152,7 +173,7 @@ impl SyncEngine {
                 self.peers.discover().await;
                 last_discovery = Some(Instant::now());
             }
-            self.peers.subscribe_heads(&cancel);
+            self.peers.subscribe_heads(&cancel, &observer);
             loop {
                 if cancel.is_cancelled() {
                     return;
@@ -177,6 +198,25 @@ impl SyncEngine {
                 _ = tokio::time::sleep(self.config.tick) => {}
             }
         }
+    }
+
+    /// One pass without timers (simulations drive engines this way): a handshake with every peer,
+    /// then sync rounds until nothing moves (at most 64). Returns the blocks that moved the head.
+    pub async fn sync_once(&self) -> u64 {
+        self.peers
+            .refresh(&self.our_status(), Duration::ZERO)
+            .await;
+        let mut moved = 0;
+        for _ in 0..64 {
+            match self.sync_round().await {
+                Ok(0) => break,
+                Ok(n) => moved += n,
+                Err(fault) if fault.offence == Offence::Unreachable => break,
+                Err(_) => {}
+            }
+        }
+        self.publish_state();
+        moved
     }
 
     fn log_progress(&self, last: &mut (Instant, u64)) {
@@ -293,7 +333,7 @@ impl SyncEngine {
         }
         let ledger = self.ledger.clone();
         let (headers, hashes) = tokio::task::spawn_blocking(move || {
-            let hashes = headers::validate_against_store(&ledger, &headers, now_ms());
+            let hashes = headers::validate_against_store(&ledger, &headers, ledger.now_ms());
             (headers, hashes)
         })
         .await
@@ -490,6 +530,9 @@ mod tests {
         async fn peers(&self) -> Result<Vec<String>, PeerError> {
             Ok(vec![])
         }
+        async fn push_transactions(&self, _: Vec<Transaction>) -> Result<u32, PeerError> {
+            Ok(0)
+        }
         async fn subscribe_heads(
             &self,
         ) -> Result<BoxStream<'static, Result<Header, PeerError>>, PeerError> {
@@ -512,7 +555,10 @@ mod tests {
         Genesis {
             chain_id: 9,
             genesis_time_ms: 1_700_000_000_000,
-            validators: vec![v.public().to_string()],
+            slot_ms: 1,
+            validators: vec![crate::chain::genesis::GenesisValidator::Key(
+                v.public().to_string(),
+            )],
             accounts: (0..4)
                 .map(|i| GenesisAccount {
                     address: dev_keypair(9, i).public().address().to_string(),

@@ -15,11 +15,12 @@ use proto::sync::v1::sync_service_client::SyncServiceClient;
 use tonic::transport::{Channel, Endpoint};
 
 use super::peer::{
-    Connector, MAX_BODIES_PER_REQUEST, MAX_PEER_ADDRESSES, PeerClient, PeerError, PeerStatus,
+    Connector, MAX_BODIES_PER_REQUEST, MAX_PEER_ADDRESSES, MAX_PUSH_TRANSACTIONS, PeerClient,
+    PeerError, PeerStatus,
 };
 use super::wire::{
     MAX_MESSAGE_BYTES, MAX_REQUEST_BYTES, NODE_ID_METADATA, header_from_wire, status_from_wire,
-    status_to_wire, tx_from_wire,
+    status_to_wire, tx_from_wire, tx_to_wire,
 };
 use crate::chain::types::to_array;
 use crate::chain::{Hash, Header, Transaction};
@@ -288,6 +289,26 @@ impl PeerClient for GrpcPeer {
             )));
         }
         Ok(reply.addresses)
+    }
+
+    async fn push_transactions(&self, txs: Vec<Transaction>) -> Result<u32, PeerError> {
+        if txs.len() > MAX_PUSH_TRANSACTIONS {
+            return Err(PeerError::Protocol(format!(
+                "pushing {} transactions (max {MAX_PUSH_TRANSACTIONS})",
+                txs.len()
+            )));
+        }
+        let mut client = self.client.clone();
+        let request = wire::PushTransactionsRequest {
+            transactions: txs.iter().map(tx_to_wire).collect(),
+        };
+        let reply = self
+            .call(
+                "push transactions",
+                client.push_transactions(self.request(request)),
+            )
+            .await?;
+        Ok(reply.accepted)
     }
 
     async fn subscribe_heads(

@@ -30,6 +30,14 @@ pub enum HeaderError {
         /// The rule it breaks.
         error: ValidationError,
     },
+    /// The run leaves our chain below our finalized block: no honest peer offers that.
+    #[error("the headers fork from our chain at height {fork_point}, below our finalized block {finalized}")]
+    ConflictsWithFinality {
+        /// Height of the first header's parent.
+        fork_point: u64,
+        /// Our finalized height.
+        finalized: u64,
+    },
     /// Reading the parent failed.
     #[error("reading the parent: {0}")]
     Storage(String),
@@ -41,17 +49,19 @@ impl From<StorageError> for HeaderError {
     }
 }
 
-/// Block locator: canonical hashes at head, head-1, head-2, head-4, … (doubling steps), then
-/// genesis; at most [`MAX_LOCATOR`] entries. A peer answers from the first one it has on its
-/// canonical chain, i.e. from our common ancestor even when our tip is not on its chain.
+/// Block locator: canonical hashes at head, head-1, head-2, head-4, … (doubling steps), our
+/// finalized block, then genesis; at most [`MAX_LOCATOR`] entries, heights descending. A peer
+/// answers from the first one it has on its canonical chain, i.e. from our common ancestor even
+/// when our tip is not on its chain, and never from below our finalized block when it has it.
 pub fn locator(ledger: &Ledger) -> Vec<Hash> {
     let head = ledger.head().header.height;
+    let finalized = ledger.finalized().height;
     let mut heights = Vec::new();
     let mut step = 1u64;
     let mut h = head;
-    while heights.len() < MAX_LOCATOR - 1 {
+    while heights.len() < MAX_LOCATOR - 2 {
         heights.push(h);
-        if h == 0 {
+        if h <= finalized {
             break;
         }
         h = h.saturating_sub(step);
@@ -59,7 +69,9 @@ pub fn locator(ledger: &Ledger) -> Vec<Hash> {
             step *= 2;
         }
     }
-    if heights.last() != Some(&0) {
+    heights.retain(|h| *h > finalized);
+    heights.push(finalized);
+    if finalized != 0 {
         heights.push(0);
     }
     heights
@@ -123,5 +135,20 @@ pub fn validate_against_store(
                 height: first.height,
                 parent: crate::chain::types::to_hex(&first.parent_hash),
             })?;
-    validate_headers(ledger.rules(), &parent, first.parent_hash, headers, now_ms)
+    let hashes = validate_headers(ledger.rules(), &parent, first.parent_hash, headers, now_ms)?;
+    let finalized = ledger.finalized();
+    if parent.height < finalized.height {
+        // Below our finalized block the run must be our chain: it must pass through that block.
+        let through = headers
+            .iter()
+            .zip(&hashes)
+            .any(|(h, hash)| h.height == finalized.height && *hash == finalized.hash);
+        if !through {
+            return Err(HeaderError::ConflictsWithFinality {
+                fork_point: parent.height,
+                finalized: finalized.height,
+            });
+        }
+    }
+    Ok(hashes)
 }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::chain::Block;
-use crate::ledger::{ImportError, ImportOutcome, Ledger, now_ms};
+use crate::ledger::{ImportError, ImportOutcome, Ledger};
 
 /// What importing a run of blocks did.
 #[derive(Debug)]
@@ -21,7 +21,7 @@ pub async fn import_verified(ledger: Arc<Ledger>, blocks: Vec<Block>) -> Importe
     let task = tokio::task::spawn_blocking(move || {
         let mut moved = 0u64;
         for block in &blocks {
-            match ledger.import_verified_block(block, now_ms()) {
+            match ledger.import_verified_block(block, ledger.now_ms()) {
                 Ok(ImportOutcome::Extended | ImportOutcome::Reorganized { .. }) => moved += 1,
                 Ok(ImportOutcome::SideChain | ImportOutcome::AlreadyKnown) => {}
                 Err(e) => {

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use crate::chain::crypto::Keypair;
 use crate::chain::merkle::EMPTY_TX_ROOT;
-use crate::chain::{Address, Block, Header, Transaction};
+use crate::chain::{Address, Block, ChainRules, Header, Transaction};
 
 /// How the node misbehaves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -90,7 +90,7 @@ impl Corruptor {
     }
 
     /// Corrupts a body about to be served.
-    pub fn body(&self, txs: &mut Vec<Transaction>, chain_id: u64) {
+    pub fn body(&self, txs: &mut Vec<Transaction>, chain_id: u64, genesis_hash: &[u8; 32]) {
         if self.mode != Misbehave::TamperedTx {
             return;
         }
@@ -107,7 +107,7 @@ impl Corruptor {
                     fee: 0,
                     signature: Default::default(),
                 };
-                tx.signature = key.sign(&tx.signing_message());
+                tx.signature = key.sign(&tx.signing_message(genesis_hash));
                 txs.push(tx);
             }
         }
@@ -123,16 +123,26 @@ impl Corruptor {
         *groups.entry(node_id.to_string()).or_insert(next)
     }
 
-    /// The second block an equivocating validator signs for the height of `block`: same parent,
-    /// one millisecond later, no transactions (so its state root is the parent's). `None` when the
-    /// block is not this node's own.
-    pub fn alternate(&self, block: &Header, parent_state_root: [u8; 32]) -> Option<Block> {
+    /// The second block an equivocating validator signs for the slot of `block`: same parent,
+    /// one millisecond later or earlier within the slot, no transactions (so its state root is
+    /// the parent's). `None` when the block is not this node's own or the slot is one
+    /// millisecond long.
+    pub fn alternate(
+        &self,
+        rules: &ChainRules,
+        block: &Header,
+        parent_state_root: [u8; 32],
+    ) -> Option<Block> {
         let key = self.key.as_ref()?;
         if key.public() != block.producer || block.height == 0 {
             return None;
         }
+        let slot = rules.slot(block);
+        let timestamp_ms = [block.timestamp_ms + 1, block.timestamp_ms.saturating_sub(1)]
+            .into_iter()
+            .find(|t| rules.schedule.slot_of(*t) == slot && *t != block.timestamp_ms)?;
         let mut header = Header {
-            timestamp_ms: block.timestamp_ms + 1,
+            timestamp_ms,
             tx_root: EMPTY_TX_ROOT,
             tx_count: 0,
             state_root: parent_state_root,

@@ -1,5 +1,5 @@
 //! What the sync engine needs from a peer, as a trait: handshake, headers after a locator, bodies
-//! by hash, head announcements and peer exchange. The gRPC implementation is in `grpc`; tests use
+//! by hash, head announcements, peer exchange and transaction pushes. The gRPC implementation is in `grpc`; tests use
 //! in-process fakes. Implementations enforce the request bounds on what they receive.
 
 use futures::stream::BoxStream;
@@ -14,6 +14,8 @@ pub const MAX_BODIES_PER_REQUEST: usize = 256;
 pub const MAX_LOCATOR: usize = 64;
 /// Most peer addresses exchanged.
 pub const MAX_PEER_ADDRESSES: usize = 64;
+/// Most transactions one push carries.
+pub const MAX_PUSH_TRANSACTIONS: usize = super::gossip::MAX_PUSH;
 
 /// A peer's identity and head.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,6 +67,9 @@ pub trait PeerClient: Send + Sync + 'static {
     async fn bodies(&self, hashes: Vec<Hash>) -> Result<Vec<(Hash, Vec<Transaction>)>, PeerError>;
     /// Addresses the peer knows.
     async fn peers(&self) -> Result<Vec<String>, PeerError>;
+    /// Offers pending transactions (at most `MAX_PUSH_TRANSACTIONS`); returns how many the peer
+    /// newly admitted.
+    async fn push_transactions(&self, txs: Vec<Transaction>) -> Result<u32, PeerError>;
     /// New head headers as the peer gets them.
     async fn subscribe_heads(
         &self,

@@ -28,6 +28,9 @@ pub fn beats(height: u64, hash: &Hash, our_height: u64, our_hash: &Hash) -> bool
     height > our_height || (height == our_height && hash < our_hash)
 }
 
+/// Called with every head a peer announces (before it is fetched or validated).
+pub type HeadObserver = Arc<dyn Fn(&crate::chain::Header) + Send + Sync>;
+
 /// The peers the engine talks to.
 pub struct PeerSet {
     book: Arc<PeerBook>,
@@ -184,7 +187,7 @@ impl PeerSet {
 
     /// Subscribes to the head announcements of every ready peer not yet subscribed to; each
     /// announcement updates the book and wakes the engine. Subscriptions end with `cancel`.
-    pub fn subscribe_heads(&self, cancel: &CancellationToken) {
+    pub fn subscribe_heads(&self, cancel: &CancellationToken, observe: &HeadObserver) {
         for (address, _) in self.book.ready() {
             if !self
                 .subscribed
@@ -205,6 +208,7 @@ impl PeerSet {
             let wake = self.wake.clone();
             let subscribed = self.subscribed.clone();
             let cancel = cancel.clone();
+            let observe = observe.clone();
             tokio::spawn(async move {
                 if let Ok(mut heads) = client.subscribe_heads().await {
                     loop {
@@ -212,6 +216,7 @@ impl PeerSet {
                             _ = cancel.cancelled() => break,
                             item = heads.next() => match item {
                                 Some(Ok(header)) => {
+                                    observe(&header);
                                     book.record_head(&address, header.height, header.hash());
                                     wake.notify_one();
                                 }

@@ -16,11 +16,13 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use super::book::PeerBook;
+use super::gossip::TxGossip;
 use super::misbehave::{Corruptor, DRIP_INTERVAL, Misbehave, WITHHOLD_CLAIM};
 use super::peer::{
-    MAX_BODIES_PER_REQUEST, MAX_HEADERS_PER_REQUEST, MAX_LOCATOR, MAX_PEER_ADDRESSES, PeerStatus,
+    MAX_BODIES_PER_REQUEST, MAX_HEADERS_PER_REQUEST, MAX_LOCATOR, MAX_PEER_ADDRESSES,
+    MAX_PUSH_TRANSACTIONS, PeerStatus,
 };
-use super::wire::{NODE_ID_METADATA, header_to_wire, status_to_wire, tx_to_wire};
+use super::wire::{NODE_ID_METADATA, header_to_wire, status_to_wire, tx_from_wire, tx_to_wire};
 use crate::chain::types::{to_array, to_hex};
 use crate::chain::{Block, Hash, Header, TypeError};
 use crate::ledger::Ledger;
@@ -82,6 +84,7 @@ pub struct SyncService {
     ledger: Arc<Ledger>,
     book: Arc<PeerBook>,
     corruptor: Option<Arc<Corruptor>>,
+    gossip: Arc<TxGossip>,
     shutdown: CancellationToken,
     reads: ReadBudget,
 }
@@ -123,6 +126,7 @@ impl SyncService {
         ledger: Arc<Ledger>,
         book: Arc<PeerBook>,
         corruptor: Option<Arc<Corruptor>>,
+        gossip: Arc<TxGossip>,
         shutdown: CancellationToken,
         reads: ReadBudget,
     ) -> Self {
@@ -130,6 +134,7 @@ impl SyncService {
             ledger,
             book,
             corruptor,
+            gossip,
             shutdown,
             reads,
         }
@@ -144,6 +149,23 @@ impl SyncService {
         super::local_status(&self.ledger, listen_address)
     }
 
+    /// Where the chain left the block `previous` (a head sent earlier), if it is no longer
+    /// canonical.
+    async fn reorg_since(&self, previous: Hash) -> Option<wire::Reorg> {
+        let ledger = self.ledger.clone();
+        let fork = self
+            .reads
+            .run(move || ledger.fork_of(&previous))
+            .await
+            .ok()?
+            .ok()?;
+        (!fork.abandoned.is_empty()).then(|| wire::Reorg {
+            ancestor_height: fork.ancestor_height,
+            ancestor_hash: fork.ancestor_hash.to_vec(),
+            depth: fork.abandoned.len() as u64,
+        })
+    }
+
     /// The equivocating alternative of the head, for peers in the alternate group.
     fn alternate_head(&self, node_id: &str) -> Option<Block> {
         let corruptor = self.corruptor.as_ref()?;
@@ -156,7 +178,7 @@ impl SyncService {
             .store()
             .header(&head.header.parent_hash)
             .ok()??;
-        corruptor.alternate(&head.header, parent.state_root)
+        corruptor.alternate(self.ledger.rules(), &head.header, parent.state_root)
     }
 
     /// Ends a stream at shutdown without sending anything more (the `stall` misbehaviour holds
@@ -178,6 +200,23 @@ fn drip<T: Send + 'static>(
         }
         m
     })
+}
+
+/// The canonical headers a `GetHeaders` answers (before chunking): after the first locator hash on
+/// our canonical chain (after genesis when none is), at most `max` (capped at the protocol bound).
+/// In-process transports serve with it too.
+pub fn headers_after(
+    ledger: &Ledger,
+    locator: &[Hash],
+    max: u32,
+) -> Result<Vec<Header>, StorageError> {
+    let start = locator_start(ledger, locator)?;
+    let max = u64::from(max.clamp(1, MAX_HEADERS_PER_REQUEST));
+    let end = ledger.head().header.height.min(start.saturating_add(max - 1));
+    if end < start {
+        return Ok(Vec::new());
+    }
+    read_headers(ledger, start, end)
 }
 
 fn locator_start(ledger: &Ledger, locator: &[Hash]) -> Result<u64, StorageError> {
@@ -374,6 +413,7 @@ impl wire::sync_service_server::SyncService for SyncService {
         let ledger = self.ledger.clone();
         let corruptor = self.corruptor.clone();
         let chain_id = self.ledger.rules().chain_id;
+        let genesis_hash = self.ledger.genesis_hash();
         let reads = self.reads.clone();
         let bodies = stream::iter(hashes)
             .map(move |hash| {
@@ -392,7 +432,7 @@ impl wire::sync_service_server::SyncService for SyncService {
                     };
                     Ok(body.map(|mut body| {
                         if let Some(c) = &corruptor {
-                            c.body(&mut body, chain_id);
+                            c.body(&mut body, chain_id, &genesis_hash);
                         }
                         wire::GetBodiesResponse {
                             block_hash: hash.to_vec(),
@@ -430,18 +470,26 @@ impl wire::sync_service_server::SyncService for SyncService {
         let id = node_id(&request);
         let heads = self.ledger.subscribe_heads();
         let service = self.clone();
-        // The current head first, then each change; a slow reader sees only the latest head.
-        let announcements = stream::unfold((heads, true), move |(mut heads, first)| {
+        // The current head first, then each change; a slow reader sees only the latest head. A
+        // head that does not descend from the previous one sent carries where the two meet.
+        let announcements = stream::unfold((heads, None), move |(mut heads, previous)| {
             let service = service.clone();
             let id = id.clone();
             async move {
-                if !first {
+                if previous.is_some() {
                     tokio::select! {
                         changed = heads.changed() => changed.ok()?,
                         _ = service.shutdown.cancelled() => return None,
                     }
                 }
-                let mut header = heads.borrow_and_update().header.clone();
+                let head = heads.borrow_and_update().clone();
+                let reorg = match previous {
+                    Some(previous) if head.header.parent_hash != previous => {
+                        service.reorg_since(previous).await
+                    }
+                    _ => None,
+                };
+                let mut header = head.header;
                 if let Some(alt) = service.alternate_head(&id) {
                     header = alt.header;
                 }
@@ -450,11 +498,39 @@ impl wire::sync_service_server::SyncService for SyncService {
                 }
                 let message = wire::SubscribeHeadsResponse {
                     header: Some(header_to_wire(&header)),
+                    reorg,
                 };
-                Some((Ok(message), (heads, false)))
+                Some((Ok(message), (heads, Some(head.hash))))
             }
         });
         Ok(Response::new(Box::pin(announcements)))
+    }
+
+    async fn push_transactions(
+        &self,
+        request: Request<wire::PushTransactionsRequest>,
+    ) -> Result<Response<wire::PushTransactionsResponse>, Status> {
+        let from = node_id(&request);
+        let txs = request.into_inner().transactions;
+        if txs.len() > MAX_PUSH_TRANSACTIONS {
+            return Err(Status::invalid_argument(format!(
+                "{} transactions pushed, at most {MAX_PUSH_TRANSACTIONS} per request",
+                txs.len()
+            )));
+        }
+        let txs = txs
+            .iter()
+            .map(tx_from_wire)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(bad_field)?;
+        let gossip = self.gossip.clone();
+        // Admission verifies signatures and executes: on the blocking pool, within the budget.
+        let accepted = self
+            .reads
+            .run(move || gossip.receive(txs, &from))
+            .await
+            .map_err(join_error)?;
+        Ok(Response::new(wire::PushTransactionsResponse { accepted }))
     }
 
     async fn get_peers(

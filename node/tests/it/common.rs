@@ -22,8 +22,8 @@ pub fn vectors_dir(name: &str) -> PathBuf {
 }
 
 use node::chain::crypto::Keypair;
-use node::chain::genesis::{GenesisAccount, dev_keypair};
-use node::chain::{Address, Block, Genesis, Header, Transaction, merkle};
+use node::chain::genesis::{GenesisAccount, GenesisValidator, dev_keypair};
+use node::chain::{Address, Block, Genesis, Hash, Header, Transaction, merkle};
 use node::ledger::Ledger;
 use node::state::Executor;
 
@@ -35,12 +35,17 @@ pub fn validator(i: u8) -> Keypair {
     Keypair::from_seed([0xa0 + i; 32])
 }
 
-/// A genesis with the given validators and `dev` funded dev accounts, timed in the past.
+/// A genesis with the given validators (stake 1 each) and `dev` funded dev accounts, timed in
+/// the past, with 1 ms slots (so that a chain can be built as fast as blocks can be made).
 pub fn genesis(validators: &[Keypair], dev: u32) -> Genesis {
     Genesis {
         chain_id: CHAIN_ID,
         genesis_time_ms: 1_700_000_000_000,
-        validators: validators.iter().map(|k| k.public().to_string()).collect(),
+        slot_ms: 1,
+        validators: validators
+            .iter()
+            .map(|k| GenesisValidator::Key(k.public().to_string()))
+            .collect(),
         accounts: (0..dev)
             .map(|i| GenesisAccount {
                 address: dev_keypair(CHAIN_ID, i).public().address().to_string(),
@@ -56,8 +61,20 @@ pub fn dev(i: u32) -> Keypair {
     dev_keypair(CHAIN_ID, i)
 }
 
-/// A signed transfer.
-pub fn transfer(from: &Keypair, nonce: u64, to: Address, amount: u64, fee: u64) -> Transaction {
+/// The genesis hash of `g` (what transactions sign for).
+pub fn genesis_hash(g: &Genesis) -> Hash {
+    node::ledger::genesis_hash(g).expect("test genesis is valid")
+}
+
+/// A signed transfer for the network whose genesis hash is `network`.
+pub fn transfer(
+    network: &Hash,
+    from: &Keypair,
+    nonce: u64,
+    to: Address,
+    amount: u64,
+    fee: u64,
+) -> Transaction {
     let mut tx = Transaction {
         chain_id: CHAIN_ID,
         sender: from.public(),
@@ -67,11 +84,12 @@ pub fn transfer(from: &Keypair, nonce: u64, to: Address, amount: u64, fee: u64) 
         fee,
         signature: Default::default(),
     };
-    tx.signature = from.sign(&tx.signing_message());
+    tx.signature = from.sign(&tx.signing_message(network));
     tx
 }
 
-/// A valid next block on `parent` (executed to get its state root), signed by `key`.
+/// A valid next block on `parent` (executed to get its state root), signed by `key`, in the first
+/// slot `key` leads at least `1 + ts_bump` slots after the parent's.
 pub fn block_on(
     ledger: &Ledger,
     parent: &Header,
@@ -87,7 +105,13 @@ pub fn block_on(
         chain_id: CHAIN_ID,
         height: parent.height + 1,
         parent_hash: parent.hash(),
-        timestamp_ms: parent.timestamp_ms + 1 + ts_bump,
+        timestamp_ms: {
+            let schedule = &ledger.rules().schedule;
+            let from = schedule.slot_of(parent.timestamp_ms) + 1 + ts_bump;
+            // A key that leads no slot (a test of the schedule rule) takes the first slot.
+            let slot = schedule.next_slot_of(&key.public(), from).unwrap_or(from);
+            schedule.slot_start(slot)
+        },
         tx_root: merkle::tx_root(&txs),
         tx_count: txs.len() as u32,
         state_root,
@@ -137,7 +161,8 @@ pub struct Spec {
     pub key: Option<Keypair>,
     pub peers: Vec<String>,
     pub misbehave: Option<Misbehave>,
-    pub block_interval: Duration,
+    /// Produce in its slots (validators start paused otherwise: 1 ms test slots).
+    pub producing: bool,
     pub discovery: bool,
 }
 
@@ -148,7 +173,7 @@ impl Spec {
             key: None,
             peers: vec![],
             misbehave: None,
-            block_interval: Duration::ZERO,
+            producing: false,
             discovery: true,
         }
     }
@@ -169,8 +194,9 @@ impl Spec {
         self.discovery = false;
         self
     }
-    pub fn interval(mut self, d: Duration) -> Self {
-        self.block_interval = d;
+    /// Produce on its own in its slots (give the genesis slots long enough for that).
+    pub fn producing(mut self) -> Self {
+        self.producing = true;
         self
     }
 }
@@ -184,7 +210,7 @@ pub fn node_config(spec: &Spec, dir: &std::path::Path) -> NodeConfig {
     c.validator_key = spec.key.clone();
     c.peers = spec.peers.clone();
     c.misbehave = spec.misbehave;
-    c.block_interval = spec.block_interval;
+    c.paused = !spec.producing;
     c.control_token = Some(TOKEN.into());
     c.ban_duration = Duration::from_secs(300);
     c.timeouts.stall = Duration::from_millis(700);

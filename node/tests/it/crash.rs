@@ -41,6 +41,7 @@ fn crash_child() {
                     .unwrap_or_default()
                     .nonce;
                 transfer(
+                    &ledger.genesis_hash(),
                     &from,
                     nonce,
                     dev((i + 1 + (n % 4) as u32) % 5).public().address(),

@@ -227,14 +227,15 @@ fn write_seed_corpus() {
         std::fs::write(dir.join(name), bytes).unwrap();
     };
     let v = validator(0);
+    let g = genesis(std::slice::from_ref(&v), 3);
+    let network = genesis_hash(&g);
     let txs: Vec<_> = (0..3)
-        .map(|i| transfer(&dev(i), 0, Address([i as u8; 20]), 10, 1))
+        .map(|i| transfer(&network, &dev(i), 0, Address([i as u8; 20]), 10, 1))
         .collect();
     write("tx", "transfer", &encoding::encode_tx(&txs[0]));
     write("body", "three", &encoding::encode_body(&txs));
     write("body", "empty", &[]);
     let dir = tempfile::tempdir().unwrap();
-    let g = genesis(std::slice::from_ref(&v), 3);
     let ledger = node::ledger::Ledger::open(dir.path(), &g, 15_000).unwrap();
     let block = block_on(&ledger, &ledger.head().header, &v, txs.clone(), 0);
     write("header", "block1", &encoding::encode_header(&block.header));

@@ -5,7 +5,6 @@
 //! from `testkit`.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use crate::common::*;
 use node::sync::Misbehave;
@@ -66,6 +65,7 @@ async fn twenty_transfers_leave_identical_state_everywhere() {
         let to = if to == from { (to + 1) % 5 } else { to };
         let (amount, fee) = (1_000 + u64::from(n), 2);
         let tx = transfer(
+            &genesis_hash(&g),
             &dev(from),
             expected[&from].1,
             dev(to).public().address(),
@@ -150,13 +150,9 @@ async fn every_misbehaving_peer_is_banned_and_stores_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn continuous_production_with_a_late_joiner() {
     let v = validator(0);
-    let g = genesis(std::slice::from_ref(&v), 5);
-    let a = start(
-        Spec::new(&g)
-            .key(v.clone())
-            .interval(Duration::from_millis(100)),
-    )
-    .await;
+    let mut g = genesis(std::slice::from_ref(&v), 5);
+    g.slot_ms = 100;
+    let a = start(Spec::new(&g).key(v.clone()).producing()).await;
     wait_height(&a, 20).await;
     let b = start(Spec::new(&g).peer(&a.addr)).await;
     let caught_up = wait_until("B to catch up with A", || async {
@@ -214,8 +210,9 @@ async fn every_query_answers_identically_on_every_node() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn equivocation_fork_resolves_to_one_chain() {
     let (v1, v2) = (validator(1), validator(2));
-    // validators[h % 2]: odd heights are v2's, even heights v1's.
-    let g = genesis(&[v1.clone(), v2.clone()], 5);
+    // Slots alternate between v1 and v2; 10 ms slots leave room for a second block in one.
+    let mut g = genesis(&[v1.clone(), v2.clone()], 5);
+    g.slot_ms = 10;
     // No peer exchange, so the followers see only N1 until they are told of N2.
     let n2 = start(Spec::new(&g).key(v2.clone()).no_discovery()).await;
     let n1 = start(
