@@ -165,6 +165,21 @@ impl Mempool {
         self.inner.lock().expect("mempool lock").hashes.len()
     }
 
+    /// True when `hash` is pending.
+    pub fn contains(&self, hash: &Hash) -> bool {
+        self.inner.lock().expect("mempool lock").hashes.contains(hash)
+    }
+
+    /// True when `sender` has a transaction with `nonce` pending.
+    pub fn has_pending(&self, sender: &Address, nonce: u64) -> bool {
+        self.inner
+            .lock()
+            .expect("mempool lock")
+            .by_sender
+            .get(sender)
+            .is_some_and(|q| q.contains_key(&nonce))
+    }
+
     /// True when nothing is pending.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -311,6 +326,37 @@ impl Mempool {
         }
         inner.revalidated_at = None;
         back
+    }
+
+    /// Brings the pool in line with a new head, given the head it last followed (`previous`):
+    /// when the new head does not descend from it (a reorganization), the transactions of the
+    /// abandoned blocks are put back first ([`Mempool::reinsert`]), so that those the new branch
+    /// lacks and that are still valid are included later; then [`Mempool::revalidate`]. The node
+    /// calls it on every new head.
+    pub fn follow_head(&self, ledger: &Ledger, previous: &Hash) -> Vec<Eviction> {
+        let head = ledger.head();
+        if head.header.parent_hash != *previous && head.hash != *previous {
+            match ledger.fork_of(previous) {
+                Ok(fork) if !fork.abandoned.is_empty() => {
+                    let txs: Vec<Transaction> = fork
+                        .abandoned
+                        .into_iter()
+                        .flat_map(|b| b.transactions)
+                        .collect();
+                    let offered = txs.len();
+                    let back = self.reinsert(txs);
+                    tracing::info!(target: "mempool", ancestor = fork.ancestor_height, offered, back, "transactions of abandoned blocks put back");
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(target: "mempool", error = %e, "cannot read the abandoned branch; its transactions are not put back")
+                }
+            }
+        }
+        if self.is_empty() {
+            return Vec::new();
+        }
+        self.revalidate(ledger)
     }
 
     /// Up to `max` transactions, each sender's in nonce order, senders taken in turn in the order

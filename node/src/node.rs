@@ -78,34 +78,12 @@ async fn revalidate_on_new_heads(
         }
         let head = heads.borrow_and_update().clone();
         let previous = std::mem::replace(&mut last, head.hash);
-        let reorganized = head.header.parent_hash != previous;
         // Nothing pending and no reorg: no task per imported block during a sync.
-        if !reorganized && mempool.is_empty() {
+        if head.header.parent_hash == previous && mempool.is_empty() {
             continue;
         }
         let (ledger, mempool) = (ledger.clone(), mempool.clone());
-        let _ = tokio::task::spawn_blocking(move || {
-            if reorganized {
-                match ledger.fork_of(&previous) {
-                    Ok(fork) if !fork.abandoned.is_empty() => {
-                        let txs: Vec<_> = fork
-                            .abandoned
-                            .into_iter()
-                            .flat_map(|b| b.transactions)
-                            .collect();
-                        let offered = txs.len();
-                        let back = mempool.reinsert(txs);
-                        tracing::info!(target: "mempool", ancestor = fork.ancestor_height, offered, back, "transactions of abandoned blocks put back");
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::error!(target: "mempool", error = %e, "cannot read the abandoned branch; its transactions are not put back")
-                    }
-                }
-            }
-            mempool.revalidate(&ledger)
-        })
-        .await;
+        let _ = tokio::task::spawn_blocking(move || mempool.follow_head(&ledger, &previous)).await;
     }
 }
 
