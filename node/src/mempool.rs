@@ -170,6 +170,20 @@ impl Mempool {
         self.inner.lock().expect("mempool lock").hashes.contains(hash)
     }
 
+    /// The pending transaction with this hash.
+    pub fn get(&self, hash: &Hash) -> Option<Transaction> {
+        let inner = self.inner.lock().expect("mempool lock");
+        if !inner.hashes.contains(hash) {
+            return None;
+        }
+        inner
+            .by_sender
+            .values()
+            .flat_map(|q| q.values())
+            .find(|tx| tx.hash() == *hash)
+            .cloned()
+    }
+
     /// True when `sender` has a transaction with `nonce` pending.
     pub fn has_pending(&self, sender: &Address, nonce: u64) -> bool {
         self.inner

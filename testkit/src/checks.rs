@@ -256,3 +256,87 @@ pub async fn query_answers(node: &NodeClient, height: u64) -> Result<Vec<String>
     out.push(format!("verify {:?}", node.verify_chain().await?));
     Ok(out)
 }
+
+/// Remembers the highest finalized height each node reported and fails as soon as one reports a
+/// lower one: finality never reverts.
+#[derive(Debug, Default)]
+pub struct FinalityWatch {
+    seen: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
+}
+
+impl FinalityWatch {
+    /// Asks every reachable node (an unreachable one is skipped: a partitioned or stopped node
+    /// is not a regression); returns the finalized heights seen now, by node name.
+    pub async fn observe(
+        &self,
+        nodes: &[&NodeClient],
+    ) -> Result<std::collections::BTreeMap<String, u64>, KitError> {
+        let mut now = std::collections::BTreeMap::new();
+        for n in nodes {
+            let Ok(s) = n.status().await else { continue };
+            let mut seen = self.seen.lock().expect("finality watch lock");
+            let before = seen.entry(n.name.clone()).or_insert(0);
+            if s.finalized_height < *before {
+                return Err(KitError::Diverged(format!(
+                    "{}: finalized height went down from {} to {}",
+                    n.name, before, s.finalized_height
+                )));
+            }
+            *before = s.finalized_height;
+            now.insert(n.name.clone(), s.finalized_height);
+        }
+        Ok(now)
+    }
+}
+
+/// Where submitted transactions ended up on converged nodes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// In exactly one canonical block.
+    pub included: usize,
+    /// Not included, but pending in some node's mempool.
+    pub pending: usize,
+}
+
+/// Accounts for every transaction in `hashes` on nodes that agree up to `height`: each must be in
+/// exactly one canonical block of `nodes[0]` (0x-hex hashes, as the API gives them) or pending on
+/// one of `nodes`. A transaction included twice or found nowhere is an error.
+pub async fn tally_transactions(
+    nodes: &[&NodeClient],
+    height: u64,
+    hashes: &[String],
+) -> Result<Tally, KitError> {
+    let mut count: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for block in nodes[0].blocks(1, height).await? {
+        for tx in block.transactions {
+            *count.entry(tx.hash).or_default() += 1;
+        }
+    }
+    let mut tally = Tally::default();
+    for hash in hashes {
+        match count.get(hash).copied().unwrap_or(0) {
+            1 => tally.included += 1,
+            0 => {
+                let mut pending = false;
+                for n in nodes {
+                    if n.transaction(hash).await.is_ok_and(|t| t.pending) {
+                        pending = true;
+                        break;
+                    }
+                }
+                if !pending {
+                    return Err(KitError::Diverged(format!(
+                        "transaction {hash} is neither included nor pending anywhere"
+                    )));
+                }
+                tally.pending += 1;
+            }
+            n => {
+                return Err(KitError::Diverged(format!(
+                    "transaction {hash} is included {n} times"
+                )));
+            }
+        }
+    }
+    Ok(tally)
+}

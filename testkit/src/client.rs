@@ -191,7 +191,7 @@ impl NodeClient {
         Ok(out)
     }
 
-    /// A canonical transaction by hash.
+    /// A transaction by hash: canonical (with its block) or pending in the node's mempool.
     pub async fn transaction(&self, hash: &str) -> Result<api::GetTransactionResponse, KitError> {
         Ok(self
             .query()
@@ -287,6 +287,39 @@ impl NodeClient {
             .map_err(self.rpc("ProduceBlocks"))?
             .into_inner()
             .blocks)
+    }
+
+    /// Pauses (or resumes) the validator's production in its slots.
+    pub async fn set_production(&self, paused: bool) -> Result<bool, KitError> {
+        let req = self.control_request(api::SetProductionRequest { paused })?;
+        Ok(self
+            .control()
+            .set_production(req)
+            .await
+            .map_err(self.rpc("SetProduction"))?
+            .into_inner()
+            .paused)
+    }
+
+    /// The genesis the node runs.
+    pub async fn genesis(&self) -> Result<api::GetGenesisResponse, KitError> {
+        Ok(self
+            .query()
+            .get_genesis(api::GetGenesisRequest {})
+            .await
+            .map_err(self.rpc("GetGenesis"))?
+            .into_inner())
+    }
+
+    /// Equivocations the node recorded.
+    pub async fn evidence(&self) -> Result<Vec<api::Evidence>, KitError> {
+        Ok(self
+            .query()
+            .list_evidence(api::ListEvidenceRequest {})
+            .await
+            .map_err(self.rpc("ListEvidence"))?
+            .into_inner()
+            .evidence)
     }
 
     /// Tells the node about a peer.

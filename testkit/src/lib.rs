@@ -2,11 +2,17 @@
 //! [`client`] wraps a node's query and control APIs, [`checks`] polls with deadlines and proves
 //! convergence (heights, every block hash, state roots, every touched account, chain
 //! verification), and [`demo`] drives the multi-node demo phase by phase and shows a live
-//! convergence table. The node binary's `testnet run` and the `e2e` crate both use it.
+//! convergence table; [`proxy`] is a TCP link a test can cut and heal (partitions between nodes
+//! on one machine). The node binary's `testnet run` and the `e2e` crate both use it.
 
 pub mod checks;
 pub mod client;
 pub mod demo;
+pub mod proxy;
 
-pub use checks::{Converged, check_transfers, converge, query_answers, wait_for, wait_for_height};
+pub use checks::{
+    Converged, FinalityWatch, Tally, check_transfers, converge, query_answers, tally_transactions,
+    wait_for, wait_for_height,
+};
 pub use client::{KitError, NodeClient};
+pub use proxy::LinkProxy;

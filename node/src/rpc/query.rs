@@ -337,15 +337,23 @@ impl api::query_service_server::QueryService for QueryService {
         request: Request<api::GetTransactionRequest>,
     ) -> Result<Response<api::GetTransactionResponse>, Status> {
         let hash = parse_hash("hash", &request.get_ref().hash)?;
-        let (tx, loc, block_hash) = self
-            .ledger
-            .transaction(&hash)?
+        if let Some((tx, loc, block_hash)) = self.ledger.transaction(&hash)? {
+            return Ok(Response::new(api::GetTransactionResponse {
+                transaction: Some(tx_to_api(&tx)),
+                height: loc.height,
+                block_hash: to_hex(&block_hash),
+                index: loc.index,
+                pending: false,
+            }));
+        }
+        let tx = self
+            .mempool
+            .get(&hash)
             .ok_or_else(|| RequestError::TransactionNotFound(to_hex(&hash)))?;
         Ok(Response::new(api::GetTransactionResponse {
             transaction: Some(tx_to_api(&tx)),
-            height: loc.height,
-            block_hash: to_hex(&block_hash),
-            index: loc.index,
+            pending: true,
+            ..Default::default()
         }))
     }
 

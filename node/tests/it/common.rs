@@ -164,6 +164,8 @@ pub struct Spec {
     /// Produce in its slots (validators start paused otherwise: 1 ms test slots).
     pub producing: bool,
     pub discovery: bool,
+    /// Advertise no address (peers reach it only through what they were given, e.g. a proxy).
+    pub hidden: bool,
 }
 
 impl Spec {
@@ -175,6 +177,7 @@ impl Spec {
             misbehave: None,
             producing: false,
             discovery: true,
+            hidden: false,
         }
     }
     pub fn key(mut self, k: Keypair) -> Self {
@@ -191,6 +194,12 @@ impl Spec {
     }
     /// No peer exchange: the node only knows the peers it is given or that contact it.
     pub fn no_discovery(mut self) -> Self {
+        self.discovery = false;
+        self
+    }
+    /// Advertise no address and ask nobody for peers: the node knows only the peers it is given.
+    pub fn hidden(mut self) -> Self {
+        self.hidden = true;
         self.discovery = false;
         self
     }
@@ -219,6 +228,9 @@ pub fn node_config(spec: &Spec, dir: &std::path::Path) -> NodeConfig {
     c.sync.handshake_interval = Duration::from_millis(300);
     c.sync.discovery_interval = Duration::from_millis(500);
     c.sync.peer_exchange = spec.discovery;
+    if spec.hidden {
+        c.advertise = Some(String::new());
+    }
     c
 }
 

@@ -11,6 +11,7 @@ mod layers;
 mod ledger;
 mod living;
 mod node_api;
+mod partition;
 mod simnet;
 mod speccheck;
 mod sync;
