@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use node::chain::crypto::{self, Keypair, VerifyItem};
-use node::chain::genesis::{GenesisAccount, dev_keypair};
+use node::chain::genesis::{GenesisAccount, GenesisValidator, dev_keypair};
 use node::chain::{Genesis, Header, PublicKey, Signature};
 use node::config::NodeConfig;
 use node::ledger::Ledger;
@@ -149,7 +149,9 @@ fn genesis(accounts: u32) -> Genesis {
     Genesis {
         chain_id: 4242,
         genesis_time_ms: 1_700_000_000_000,
-        validators: vec![v.public().to_string()],
+        // One validator, 1 ms slots: block n sits in slot n, as fast as blocks can be built.
+        slot_ms: 1,
+        validators: vec![GenesisValidator::Key(v.public().to_string())],
         accounts: (0..accounts)
             .map(|i| GenesisAccount {
                 address: dev_keypair(4242, i).public().address().to_string(),

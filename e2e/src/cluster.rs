@@ -13,25 +13,39 @@ use crate::image::{CONTROL_TOKEN, GRPC_PORT, LABEL, LuxtensorNode};
 /// How one node of a cluster starts.
 #[derive(Clone, Debug, Default)]
 pub struct NodeSpec {
-    /// Uses the testnet validator key.
-    pub validator: bool,
+    /// The testnet validator key it runs with (`node-a`, `node-b`, `node-c`), if any.
+    pub key: Option<String>,
+    /// The genesis file (default: the fast single-validator one).
+    pub genesis: Option<String>,
+    /// Produces on its own in its slots (otherwise only on demand).
+    pub producing: bool,
     /// Misbehaviour mode.
     pub misbehave: Option<String>,
     /// Bootstrap peers, by index in the cluster.
     pub peers: Vec<usize>,
     /// No peer exchange.
     pub no_peer_exchange: bool,
-    /// Block interval for a validator.
-    pub block_interval: Option<String>,
 }
 
 impl NodeSpec {
-    /// The validator.
+    /// The validator of the fast genesis (node-a's key), producing on demand.
     pub fn validator() -> Self {
+        Self::validator_as("node-a")
+    }
+
+    /// A validator with the testnet key `name`.
+    pub fn validator_as(name: &str) -> Self {
         Self {
-            validator: true,
+            key: Some(name.to_string()),
             ..Self::default()
         }
+    }
+
+    /// On the compose testnet's genesis (three validators, 500 ms slots), producing in its slots.
+    pub fn living(mut self) -> Self {
+        self.genesis = Some(crate::image::LIVING_GENESIS.to_string());
+        self.producing = true;
+        self
     }
 
     /// A follower.
@@ -103,8 +117,14 @@ impl Cluster {
             let (name, container_name) = names[i].clone();
             let mut node =
                 LuxtensorNode::new((&image, &tag), &format!("{container_name}:50051"), &config);
-            if spec.validator {
-                node = node.with_validator_key();
+            if let Some(key) = &spec.key {
+                node = node.with_validator_key(key);
+            }
+            if let Some(genesis) = &spec.genesis {
+                node = node.with_genesis(genesis);
+            }
+            if spec.producing {
+                node = node.producing();
             }
             if let Some(m) = &spec.misbehave {
                 node = node.with_misbehave(m);
@@ -114,9 +134,6 @@ impl Cluster {
             }
             if spec.no_peer_exchange {
                 node = node.without_peer_exchange();
-            }
-            if let Some(i) = &spec.block_interval {
-                node = node.with_block_interval(i);
             }
             let network = network.clone();
             async move {
@@ -183,6 +200,34 @@ impl Cluster {
     /// Freezes member `i`.
     pub async fn pause(&self, i: usize) {
         self.members[i].container.pause().await.expect("pause");
+    }
+
+    /// Runs `luxtensor ARGS` inside member `i` (against its own node at 127.0.0.1:50051, which
+    /// works while the member is cut off the cluster network) and returns its standard output;
+    /// panics with the output when the command fails.
+    pub async fn luxtensor(&self, i: usize, args: &[&str]) -> String {
+        let mut cmd = vec!["luxtensor"];
+        cmd.extend_from_slice(args);
+        let mut result = self.members[i]
+            .container
+            .exec(
+                testcontainers::core::ExecCommand::new(cmd.clone())
+                    .with_cmd_ready_condition(testcontainers::core::CmdWaitFor::exit()),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("exec {cmd:?} in {}: {e}", self.members[i].name));
+        let out = String::from_utf8_lossy(&result.stdout_to_vec().await.unwrap_or_default())
+            .to_string();
+        let err = String::from_utf8_lossy(&result.stderr_to_vec().await.unwrap_or_default())
+            .to_string();
+        let code = result.exit_code().await.ok().flatten();
+        assert_eq!(
+            code,
+            Some(0),
+            "{}: {cmd:?} failed:\n{out}{err}",
+            self.members[i].name
+        );
+        out
     }
 
     /// Thaws member `i`.

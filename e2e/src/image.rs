@@ -15,6 +15,10 @@ pub const GRPC_PORT: ContainerPort = ContainerPort::Tcp(50051);
 pub const CONFIG_DIR: &str = "/etc/luxtensor";
 /// Control token every e2e node is started with.
 pub const CONTROL_TOKEN: &str = "e2e-token";
+/// The single-validator genesis with 10 ms slots (blocks on demand as fast as they are made).
+pub const FAST_GENESIS: &str = "genesis-fast.json";
+/// The compose testnet's genesis: node-a (stake 2), node-b and node-c, 500 ms slots.
+pub const LIVING_GENESIS: &str = "genesis.json";
 /// Label on every container this crate starts, for cleaning up after killed runs.
 pub const LABEL: &str = "io.luxtensor.e2e";
 
@@ -24,28 +28,30 @@ pub struct LuxtensorNode {
     name: String,
     tag: String,
     advertise: String,
-    validator: bool,
+    genesis: String,
+    key: Option<String>,
+    producing: bool,
     misbehave: Option<String>,
     peers: Vec<String>,
     no_peer_exchange: bool,
-    block_interval: Option<String>,
     mounts: Vec<Mount>,
     args: Vec<String>,
 }
 
 impl LuxtensorNode {
     /// A node reachable by others as `advertise` (host:port on the cluster network), with the
-    /// testnet files from `config_dir` on the host.
+    /// testnet files from `config_dir` on the host, on [`FAST_GENESIS`], slot production paused.
     pub fn new(image: (&str, &str), advertise: &str, config_dir: &str) -> Self {
         Self {
             name: image.0.to_string(),
             tag: image.1.to_string(),
             advertise: advertise.to_string(),
-            validator: false,
+            genesis: FAST_GENESIS.to_string(),
+            key: None,
+            producing: false,
             misbehave: None,
             peers: Vec::new(),
             no_peer_exchange: false,
-            block_interval: None,
             mounts: vec![
                 Mount::bind_mount(config_dir, CONFIG_DIR)
                     .with_access_mode(testcontainers::core::AccessMode::ReadOnly),
@@ -54,9 +60,21 @@ impl LuxtensorNode {
         }
     }
 
-    /// Runs with the testnet's validator key.
-    pub fn with_validator_key(mut self) -> Self {
-        self.validator = true;
+    /// Runs with the testnet validator key `name` (`node-a`, `node-b`, `node-c`).
+    pub fn with_validator_key(mut self, name: &str) -> Self {
+        self.key = Some(name.to_string());
+        self
+    }
+
+    /// Runs on another genesis file of the config dir (e.g. [`LIVING_GENESIS`]).
+    pub fn with_genesis(mut self, file: &str) -> Self {
+        self.genesis = file.to_string();
+        self
+    }
+
+    /// Produces on its own in its slots (otherwise only on demand).
+    pub fn producing(mut self) -> Self {
+        self.producing = true;
         self
     }
 
@@ -78,18 +96,12 @@ impl LuxtensorNode {
         self
     }
 
-    /// Produces a block every `interval` (e.g. "100ms").
-    pub fn with_block_interval(mut self, interval: &str) -> Self {
-        self.block_interval = Some(interval.to_string());
-        self
-    }
-
     /// The full `luxtensor` argument list.
     pub fn command(&self) -> Vec<String> {
         let mut cmd: Vec<String> = [
             "run",
             "--genesis",
-            "/etc/luxtensor/genesis.json",
+            &format!("{CONFIG_DIR}/{}", self.genesis),
             "--advertise",
             &self.advertise,
         ]
@@ -103,11 +115,14 @@ impl LuxtensorNode {
             "--ban-duration".into(),
             "600s".into(),
         ]);
-        if self.validator {
+        if let Some(key) = &self.key {
             cmd.extend([
                 "--validator-key".into(),
-                format!("{CONFIG_DIR}/node-a.key.json"),
+                format!("{CONFIG_DIR}/{key}.key.json"),
             ]);
+        }
+        if !self.producing {
+            cmd.push("--paused".into());
         }
         if let Some(m) = &self.misbehave {
             cmd.extend(["--misbehave".into(), m.clone()]);
@@ -117,9 +132,6 @@ impl LuxtensorNode {
         }
         if self.no_peer_exchange {
             cmd.push("--no-peer-exchange".into());
-        }
-        if let Some(i) = &self.block_interval {
-            cmd.extend(["--block-interval".into(), i.clone()]);
         }
         cmd.extend(self.args.iter().cloned());
         cmd
@@ -160,17 +172,25 @@ mod tests {
     #[test]
     fn test_command_construction() {
         let node = LuxtensorNode::new((NAME, TAG), "lt-a:50051", "/tmp/cfg")
-            .with_validator_key()
+            .with_validator_key("node-a")
             .with_misbehave("bad-signature")
             .with_peer("lt-b:50051")
-            .without_peer_exchange()
-            .with_block_interval("100ms");
+            .without_peer_exchange();
         let cmd = node.command().join(" ");
         assert_eq!(
             cmd,
-            "run --genesis /etc/luxtensor/genesis.json --advertise lt-a:50051 --control-token e2e-token \
+            "run --genesis /etc/luxtensor/genesis-fast.json --advertise lt-a:50051 --control-token e2e-token \
              --stall-timeout 1s --ban-duration 600s --validator-key /etc/luxtensor/node-a.key.json \
-             --misbehave bad-signature --peer lt-b:50051 --no-peer-exchange --block-interval 100ms"
+             --paused --misbehave bad-signature --peer lt-b:50051 --no-peer-exchange"
+        );
+        let living = LuxtensorNode::new((NAME, TAG), "lt-c:50051", "/tmp/cfg")
+            .with_genesis(LIVING_GENESIS)
+            .with_validator_key("node-c")
+            .producing();
+        assert_eq!(
+            living.command().join(" "),
+            "run --genesis /etc/luxtensor/genesis.json --advertise lt-c:50051 --control-token e2e-token \
+             --stall-timeout 1s --ban-duration 600s --validator-key /etc/luxtensor/node-c.key.json"
         );
         assert_eq!(node.expose_ports(), &[GRPC_PORT]);
     }

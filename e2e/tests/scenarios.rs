@@ -2,13 +2,18 @@
 //! compared over gRPC only: the seed demo (multi-node sync with a late joiner, 20 transfers),
 //! identical query answers, rejection of misbehaving peers, continuous production with a late
 //! joiner, and perturbations — restart, SIGKILL, pause, network cut — each ending with all nodes
-//! equal. Docker must be available: without it these tests fail, they never skip.
+//! equal; and the living network: four nodes on the compose testnet's genesis, validators
+//! producing in their own slots through a stopped validator and a `docker network disconnect`
+//! that forks the chain and heals into a reorg. Docker must be available: without it these tests fail, they never skip.
 
 use std::time::Duration;
 
 use e2e::{Cluster, NodeSpec};
 use proto::node::v1::PeerState;
-use testkit::{check_transfers, converge, query_answers, wait_for, wait_for_height};
+use testkit::{
+    FinalityWatch, NodeClient, check_transfers, converge, query_answers, tally_transactions,
+    wait_for, wait_for_height,
+};
 
 const T: Duration = Duration::from_secs(120);
 
@@ -68,7 +73,7 @@ async fn misbehaving_peers_are_banned_and_store_nothing() {
                     ..NodeSpec::validator()
                 },
                 NodeSpec {
-                    validator: true,
+                    key: Some("node-a".into()),
                     misbehave: Some(mode.into()),
                     peers: vec![0],
                     no_peer_exchange: true,
@@ -250,4 +255,136 @@ async fn restart_kill_pause_and_network_cut_each_end_equal() {
     for n in cluster.nodes() {
         check_transfers(n, head.height).await.unwrap();
     }
+}
+
+/// `key:   value` from `luxtensor` output.
+fn field<'a>(output: &'a str, key: &str) -> &'a str {
+    output
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .unwrap_or_else(|| panic!("no {key:?} in:\n{output}"))
+        .trim()
+}
+
+/// Sends a transfer from dev account `from` with `nonce` through the node inside member `i`.
+async fn send(cluster: &Cluster, i: usize, from: u32, nonce: u64, amount: u64) -> String {
+    let out = cluster
+        .luxtensor(
+            i,
+            &[
+                "tx",
+                "send",
+                "--from-dev",
+                &from.to_string(),
+                "--nonce",
+                &nonce.to_string(),
+                "--to",
+                "0x00000000000000000000000000000000000000aa",
+                "--amount",
+                &amount.to_string(),
+            ],
+        )
+        .await;
+    field(&out, "submitted").to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validators_produce_on_their_own_through_a_stop_and_a_network_cut() {
+    // The compose testnet's genesis: node-a (stake 2), node-b, node-c; 500 ms slots.
+    let mut cluster = Cluster::start(
+        "living",
+        vec![
+            NodeSpec::validator_as("node-a").living(),
+            NodeSpec {
+                peers: vec![0],
+                ..NodeSpec::validator_as("node-b").living()
+            },
+            NodeSpec {
+                peers: vec![0],
+                ..NodeSpec::validator_as("node-c").living()
+            },
+            NodeSpec {
+                peers: vec![0],
+                ..NodeSpec::follower().living()
+            },
+        ],
+    )
+    .await;
+    let finality = FinalityWatch::default();
+    let kits = |c: &Cluster| -> Vec<NodeClient> { c.nodes().into_iter().cloned().collect() };
+    let nodes = kits(&cluster);
+    let refs: Vec<&NodeClient> = nodes.iter().collect();
+    converge(&refs, 4, T).await.unwrap();
+    finality.observe(&refs).await.unwrap();
+
+    // A stopped validator for 10+ slots: A and B (3/4 of the stake) go on and finalize.
+    let a = cluster.node(0).clone();
+    let before = a.status().await.unwrap();
+    cluster.stop(2).await;
+    let during = wait_for("the chain to advance 8 blocks without node-c", T, || async {
+        finality.observe(&refs[..2]).await.ok()?;
+        let s = a.status().await.ok()?;
+        (s.height >= before.height + 8).then_some(s)
+    })
+    .await
+    .unwrap();
+    assert!(during.finalized_height > before.height, "finality went on");
+    cluster.restart(2).await;
+    let nodes = kits(&cluster);
+    let refs: Vec<&NodeClient> = nodes.iter().collect();
+    converge(&refs, during.height, T).await.unwrap();
+
+    // node-c cut off the network for 10+ slots; transfers on both sides.
+    cluster.disconnect(2).await;
+    let split = a.status().await.unwrap().height;
+    let mut hashes = Vec::new();
+    for k in 0..4 {
+        hashes.push(send(&cluster, 0, 0, k, 10 + k).await);
+        hashes.push(send(&cluster, 2, 1, k, 20 + k).await);
+    }
+    wait_for("both sides to build their branches", T, || async {
+        finality.observe(&refs).await.ok()?;
+        let s = a.status().await.ok()?;
+        (s.height >= split + 8).then_some(())
+    })
+    .await
+    .unwrap();
+    // node-c's own view, from inside its container, just before it is reconnected.
+    let minority = cluster.luxtensor(2, &["status"]).await;
+    let (minority_height, minority_head) = (
+        field(&minority, "height").parse::<u64>().unwrap(),
+        field(&minority, "head").to_string(),
+    );
+    assert!(minority_height > split, "node-c produced alone: {minority}");
+    cluster.connect(2).await;
+    let nodes = kits(&cluster);
+    let refs: Vec<&NodeClient> = nodes.iter().collect();
+    wait_for("node-c to leave its branch", T, || async {
+        finality.observe(&refs).await.ok()?;
+        let h = refs[2].header(minority_height).await.ok()?;
+        (h.hash != minority_head).then_some(())
+    })
+    .await
+    .unwrap();
+    let all = converge(&refs, minority_height, T).await.unwrap();
+    for n in &refs {
+        let h = n.header(minority_height).await.unwrap();
+        assert_ne!(h.hash, minority_head, "{}: node-c's old head is canonical", n.name);
+        check_transfers(n, all.height).await.unwrap();
+    }
+    assert!(refs[2].status().await.unwrap().reorgs >= 1, "node-c reorganized");
+    let tally = wait_for("every transfer to be included once", T, || async {
+        finality.observe(&refs).await.ok()?;
+        let now = converge(&refs, 0, Duration::from_secs(5)).await.ok()?;
+        let t = tally_transactions(&refs, now.height, &hashes).await.ok()?;
+        (t.pending == 0).then_some(t)
+    })
+    .await
+    .unwrap();
+    assert_eq!(tally.included, hashes.len());
+    finality.observe(&refs).await.unwrap();
+    println!(
+        "living network: split at {split}, node-c alone reached {minority_height}, converged at {}; {} transfers included once",
+        all.height, tally.included
+    );
 }

@@ -242,7 +242,7 @@ pub struct TestnetArgs {
     /// Run the phases once and exit with their verdict.
     #[arg(long, env = "LUXTENSOR_TESTNET_ONCE")]
     pub once: bool,
-    /// Live table refresh and production interval.
+    /// Live table refresh interval.
     #[arg(long, env = "LUXTENSOR_TESTNET_INTERVAL", default_value = "3s", value_parser = parse_duration)]
     pub interval: std::time::Duration,
     /// Deadline for each waiting step.

@@ -186,6 +186,18 @@ pub(crate) async fn status(args: &ClientArgs) -> anyhow::Result<()> {
     println!("height:       {}", s.height);
     println!("head:         {}", s.head_hash);
     println!("state root:   {}", s.state_root);
+    println!(
+        "slot:         {} (head), {} (now)",
+        s.head_slot, s.current_slot
+    );
+    println!(
+        "finalized:    {} {}",
+        s.finalized_height, s.finalized_hash
+    );
+    println!("reorgs:       {}", s.reorgs);
+    if s.evidence_count > 0 {
+        println!("evidence:     {} equivocation(s)", s.evidence_count);
+    }
     println!("syncing:      {} (target {})", s.syncing, s.sync_target);
     println!(
         "validator:    {}",
@@ -195,6 +207,16 @@ pub(crate) async fn status(args: &ClientArgs) -> anyhow::Result<()> {
             &s.validator
         }
     );
+    if !s.validator.is_empty() {
+        println!(
+            "production:   {}",
+            if s.production_paused {
+                "paused"
+            } else {
+                "in its slots"
+            }
+        );
+    }
     println!("mempool:      {}", s.mempool_size);
     println!("peers:        {}", s.peers.len());
     for p in &s.peers {

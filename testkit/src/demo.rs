@@ -1,8 +1,10 @@
 //! The testnet demo, phase by phase, against three running nodes over gRPC: A produces 10 blocks,
 //! B syncs from A, A produces 5 more with 20 transfers, C joins knowing only A, B catches up, and
 //! all three are proven equal (heights, every block hash, state roots, balances, chain
-//! verification); then standard queries on every node. Unless `once`, a live convergence table
-//! follows while A keeps producing; nodes that disagree at a common height end it with an error.
+//! verification); then standard queries on every node. Unless `once`, every validator then
+//! resumes production in its own slots and a live table follows (height, slot, finalized height,
+//! reorgs, lag); nodes that disagree on a block every one of them holds as final end it with an
+//! error.
 
 use std::io::Write;
 use std::time::Duration;
@@ -21,7 +23,7 @@ pub struct Demo {
     pub c: NodeClient,
     /// Deadline for each waiting step.
     pub timeout: Duration,
-    /// Live table refresh (and block production) interval.
+    /// Live table refresh interval.
     pub interval: Duration,
     /// Stop after the phases.
     pub once: bool,
@@ -169,17 +171,17 @@ impl Demo {
     }
 
     async fn live(&self) -> Result<(), KitError> {
-        say(&format!(
-            "\n=== Live: {} produces a block every {:?}; table refreshes ===",
-            self.a.name, self.interval
-        ));
+        say("\n=== Live: every validator produces in its own slots; the table refreshes ===");
+        for n in self.nodes() {
+            match n.set_production(false).await {
+                Ok(_) => say(&format!("{}: slot production resumed", n.name)),
+                Err(e) => say(&format!("{}: not producing ({e})", n.name)),
+            }
+        }
         let mut ticker = tokio::time::interval(self.interval);
         let mut disagreements = 0;
         loop {
             ticker.tick().await;
-            if let Err(e) = self.a.produce(1, 2).await {
-                say(&format!("{}: production failed: {e}", self.a.name));
-            }
             let mut rows = Vec::new();
             for n in self.nodes() {
                 rows.push((n, n.status().await.ok()));
@@ -190,30 +192,33 @@ impl Demo {
                 .max()
                 .unwrap_or(0);
             say(&format!(
-                "{:<8} {:>7} {:<16} {:<16} {:>5} {:>4}",
-                "node", "height", "head", "state root", "peers", "lag"
+                "{:<8} {:>7} {:>10} {:>9} {:<16} {:<16} {:>5} {:>6} {:>4}",
+                "node", "height", "slot", "finalized", "head", "state root", "peers", "reorgs", "lag"
             ));
             for (n, s) in &rows {
                 match s {
                     Some(s) => say(&format!(
-                        "{:<8} {:>7} {:<16} {:<16} {:>5} {:>4}",
+                        "{:<8} {:>7} {:>10} {:>9} {:<16} {:<16} {:>5} {:>6} {:>4}",
                         n.name,
                         s.height,
+                        s.head_slot,
+                        s.finalized_height,
                         short(&s.head_hash),
                         short(&s.state_root),
                         s.peers
                             .iter()
                             .filter(|p| p.state() == proto::node::v1::PeerState::Ready)
                             .count(),
+                        s.reorgs,
                         top - s.height
                     )),
                     None => say(&format!("{:<8} unreachable", n.name)),
                 }
             }
-            // Agreement at the lowest common height.
+            // Agreement on the highest block every node holds as final.
             let low = rows
                 .iter()
-                .filter_map(|(_, s)| s.as_ref().map(|s| s.height))
+                .filter_map(|(_, s)| s.as_ref().map(|s| s.finalized_height))
                 .min()
                 .unwrap_or(0);
             let mut hashes = Vec::new();
@@ -225,11 +230,11 @@ impl Demo {
             if hashes.windows(2).any(|w| w[0] != w[1]) {
                 disagreements += 1;
                 say(&format!(
-                    "nodes disagree at height {low} ({disagreements} in a row)"
+                    "nodes disagree on final block {low} ({disagreements} in a row)"
                 ));
                 if disagreements >= 3 {
                     return Err(KitError::Diverged(format!(
-                        "nodes hold different blocks at height {low}"
+                        "nodes hold different final blocks at height {low}"
                     )));
                 }
             } else {

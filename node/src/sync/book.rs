@@ -481,6 +481,10 @@ impl PeerBook {
             return false;
         }
         e.score -= offence.penalty();
+        if offence.penalty() >= -BAN_THRESHOLD {
+            // Invalid data and a too-slow stream ban at once, whatever the peer earned before.
+            e.score = e.score.min(BAN_THRESHOLD);
+        }
         tracing::warn!(target: "sync::peers", peer = address, ?offence, score = e.score, reason, "peer misbehaved");
         if e.score > BAN_THRESHOLD {
             return false;
