@@ -216,10 +216,10 @@ impl Cluster {
             )
             .await
             .unwrap_or_else(|e| panic!("exec {cmd:?} in {}: {e}", self.members[i].name));
-        let out = String::from_utf8_lossy(&result.stdout_to_vec().await.unwrap_or_default())
-            .to_string();
-        let err = String::from_utf8_lossy(&result.stderr_to_vec().await.unwrap_or_default())
-            .to_string();
+        let out =
+            String::from_utf8_lossy(&result.stdout_to_vec().await.unwrap_or_default()).to_string();
+        let err =
+            String::from_utf8_lossy(&result.stderr_to_vec().await.unwrap_or_default()).to_string();
         let code = result.exit_code().await.ok().flatten();
         assert_eq!(
             code,

@@ -11,8 +11,8 @@ use std::time::Duration;
 use e2e::{Cluster, NodeSpec};
 use proto::node::v1::PeerState;
 use testkit::{
-    FinalityWatch, NodeClient, check_transfers, converge, query_answers, tally_transactions,
-    wait_for, wait_for_height,
+    FinalityWatch, NodeClient, check_transfers, converge, converge_final, query_answers,
+    tally_transactions, wait_for, wait_for_height,
 };
 
 const T: Duration = Duration::from_secs(120);
@@ -288,6 +288,9 @@ async fn send(cluster: &Cluster, i: usize, from: u32, nonce: u64, amount: u64) -
     field(&out, "submitted").to_string()
 }
 
+/// Ten slots of the compose testnet's genesis.
+const TEN_SLOTS: Duration = Duration::from_secs(5);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn validators_produce_on_their_own_through_a_stop_and_a_network_cut() {
     // The compose testnet's genesis: node-a (stake 2), node-b, node-c; 500 ms slots.
@@ -314,28 +317,34 @@ async fn validators_produce_on_their_own_through_a_stop_and_a_network_cut() {
     let kits = |c: &Cluster| -> Vec<NodeClient> { c.nodes().into_iter().cloned().collect() };
     let nodes = kits(&cluster);
     let refs: Vec<&NodeClient> = nodes.iter().collect();
-    converge(&refs, 4, T).await.unwrap();
+    converge_final(&refs, 4, T).await.unwrap();
     finality.observe(&refs).await.unwrap();
 
     // A stopped validator for 10+ slots: A and B (3/4 of the stake) go on and finalize.
     let a = cluster.node(0).clone();
     let before = a.status().await.unwrap();
     cluster.stop(2).await;
-    let during = wait_for("the chain to advance 8 blocks without node-c", T, || async {
-        finality.observe(&refs[..2]).await.ok()?;
-        let s = a.status().await.ok()?;
-        (s.height >= before.height + 8).then_some(s)
-    })
+    let stopped = std::time::Instant::now();
+    let during = wait_for(
+        "the chain to advance 8 blocks without node-c",
+        T,
+        || async {
+            finality.observe(&refs[..2]).await.ok()?;
+            let s = a.status().await.ok()?;
+            (s.height >= before.height + 8 && stopped.elapsed() >= TEN_SLOTS).then_some(s)
+        },
+    )
     .await
     .unwrap();
     assert!(during.finalized_height > before.height, "finality went on");
     cluster.restart(2).await;
     let nodes = kits(&cluster);
     let refs: Vec<&NodeClient> = nodes.iter().collect();
-    converge(&refs, during.height, T).await.unwrap();
+    converge_final(&refs, during.height, T).await.unwrap();
 
     // node-c cut off the network for 10+ slots; transfers on both sides.
     cluster.disconnect(2).await;
+    let cut = std::time::Instant::now();
     let split = a.status().await.unwrap().height;
     let mut hashes = Vec::new();
     for k in 0..4 {
@@ -345,7 +354,7 @@ async fn validators_produce_on_their_own_through_a_stop_and_a_network_cut() {
     wait_for("both sides to build their branches", T, || async {
         finality.observe(&refs).await.ok()?;
         let s = a.status().await.ok()?;
-        (s.height >= split + 8).then_some(())
+        (s.height >= split + 8 && cut.elapsed() >= TEN_SLOTS).then_some(())
     })
     .await
     .unwrap();
@@ -366,16 +375,25 @@ async fn validators_produce_on_their_own_through_a_stop_and_a_network_cut() {
     })
     .await
     .unwrap();
-    let all = converge(&refs, minority_height, T).await.unwrap();
+    let all = converge_final(&refs, minority_height, T).await.unwrap();
     for n in &refs {
         let h = n.header(minority_height).await.unwrap();
-        assert_ne!(h.hash, minority_head, "{}: node-c's old head is canonical", n.name);
+        assert_ne!(
+            h.hash, minority_head,
+            "{}: node-c's old head is canonical",
+            n.name
+        );
         check_transfers(n, all.height).await.unwrap();
     }
-    assert!(refs[2].status().await.unwrap().reorgs >= 1, "node-c reorganized");
+    assert!(
+        refs[2].status().await.unwrap().reorgs >= 1,
+        "node-c reorganized"
+    );
     let tally = wait_for("every transfer to be included once", T, || async {
         finality.observe(&refs).await.ok()?;
-        let now = converge(&refs, 0, Duration::from_secs(5)).await.ok()?;
+        let now = converge_final(&refs, 0, Duration::from_secs(5))
+            .await
+            .ok()?;
         let t = tally_transactions(&refs, now.height, &hashes).await.ok()?;
         (t.pending == 0).then_some(t)
     })

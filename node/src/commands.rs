@@ -190,10 +190,7 @@ pub(crate) async fn status(args: &ClientArgs) -> anyhow::Result<()> {
         "slot:         {} (head), {} (now)",
         s.head_slot, s.current_slot
     );
-    println!(
-        "finalized:    {} {}",
-        s.finalized_height, s.finalized_hash
-    );
+    println!("finalized:    {} {}", s.finalized_height, s.finalized_hash);
     println!("reorgs:       {}", s.reorgs);
     if s.evidence_count > 0 {
         println!("evidence:     {} equivocation(s)", s.evidence_count);

@@ -72,7 +72,9 @@ pub enum ImportError {
     },
     /// The block's branch leaves the canonical chain below the finalized block: no node may
     /// ever switch to it (a peer offering it is faulty).
-    #[error("block {height} forks from the chain at {fork_point}, below the finalized height {finalized}")]
+    #[error(
+        "block {height} forks from the chain at {fork_point}, below the finalized height {finalized}"
+    )]
     ConflictsWithFinality {
         /// The block's height.
         height: u64,

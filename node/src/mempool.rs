@@ -167,7 +167,11 @@ impl Mempool {
 
     /// True when `hash` is pending.
     pub fn contains(&self, hash: &Hash) -> bool {
-        self.inner.lock().expect("mempool lock").hashes.contains(hash)
+        self.inner
+            .lock()
+            .expect("mempool lock")
+            .hashes
+            .contains(hash)
     }
 
     /// The pending transaction with this hash.
@@ -222,7 +226,7 @@ impl Mempool {
             &tx.signing_message(&ledger.genesis_hash()),
             &tx.signature,
         )
-            .map_err(MempoolError::BadSignature)?;
+        .map_err(MempoolError::BadSignature)?;
         let cost = tx.total_cost().ok_or(MempoolError::Overflow)?;
         let hash = tx.hash();
         let sender = tx.sender_address();

@@ -20,10 +20,10 @@ use crate::rpc::control::ControlService;
 use crate::rpc::query::QueryService;
 use crate::rpc::server::{RpcServer, ServerConfig, ServerError};
 use crate::rpc::transactions::TransactionService;
+use crate::sync::gossip::TxGossip;
 use crate::sync::grpc::GrpcConnector;
 use crate::sync::misbehave::Corruptor;
 use crate::sync::server::{ReadBudget, SyncService};
-use crate::sync::gossip::TxGossip;
 use crate::sync::{PeerBook, SyncEngine, SyncState};
 
 /// Longest wait for the node's tasks to end at shutdown.

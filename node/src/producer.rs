@@ -44,7 +44,9 @@ pub enum ProduceError {
         head_slot: u64,
     },
     /// This node's next slot begins too far ahead to wait for.
-    #[error("this node's next slot ({slot}) begins in {wait_ms} ms, more than the {max_ms} ms on-demand production waits")]
+    #[error(
+        "this node's next slot ({slot}) begins in {wait_ms} ms, more than the {max_ms} ms on-demand production waits"
+    )]
     NextSlotTooFar {
         /// The slot.
         slot: u64,
@@ -78,6 +80,7 @@ pub struct Producer {
     sequential_timestamps: bool,
     stopped: AtomicBool,
     paused: AtomicBool,
+    resumed: tokio::sync::Notify,
     slot_transfers: AtomicU32,
 }
 
@@ -106,6 +109,7 @@ impl Producer {
             sequential_timestamps: false,
             stopped: AtomicBool::new(false),
             paused: AtomicBool::new(false),
+            resumed: tokio::sync::Notify::new(),
             slot_transfers: AtomicU32::new(0),
         }
     }
@@ -126,6 +130,9 @@ impl Producer {
     /// Pauses or resumes slot production (on-demand production is unaffected).
     pub fn set_paused(&self, paused: bool) {
         self.paused.store(paused, Ordering::SeqCst);
+        if !paused {
+            self.resumed.notify_one();
+        }
         tracing::info!(target: "producer", paused, "slot production {}", if paused { "paused" } else { "resumed" });
     }
 
@@ -272,6 +279,13 @@ impl Producer {
         let Some(me) = self.validator() else { return };
         let schedule = self.ledger.rules().schedule.clone();
         loop {
+            if self.is_paused() {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = self.resumed.notified() => {}
+                }
+                continue;
+            }
             let now = self.ledger.now_ms();
             let Some(slot) = schedule.next_slot_of(&me, schedule.slot_of(now) + 1) else {
                 return;

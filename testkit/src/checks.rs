@@ -65,7 +65,7 @@ pub struct Converged {
 }
 
 /// Waits until all nodes share one head at `min_height` or above, then proves they hold the same
-/// chain and state.
+/// chain and state up to it (see [`prove_equal`]).
 pub async fn converge(
     nodes: &[&NodeClient],
     min_height: u64,
@@ -88,11 +88,42 @@ pub async fn converge(
         },
     )
     .await?;
+    prove_equal(nodes, head.height).await
+}
+
+/// For a network that keeps producing: waits until every node holds a block at `min_height` or
+/// above as final, then proves they hold the same chain and state up to the lowest finalized
+/// height among them (see [`prove_equal`]). Blocks above it may still differ for a moment.
+pub async fn converge_final(
+    nodes: &[&NodeClient],
+    min_height: u64,
+    timeout: Duration,
+) -> Result<Converged, KitError> {
+    let names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
+    let height = wait_for(
+        &format!("{names:?} to finalize height >= {min_height}"),
+        timeout,
+        || async {
+            let mut low = u64::MAX;
+            for n in nodes {
+                low = low.min(n.status().await.ok()?.finalized_height);
+            }
+            (low >= min_height).then_some(low)
+        },
+    )
+    .await?;
+    prove_equal(nodes, height).await
+}
+
+/// Proves that `nodes` hold the same chain up to `height`: the same block (header and
+/// transactions) at every height, the same state root there, the same balance and nonce at
+/// `height` for every account any of those blocks touched, and a clean `VerifyChain`.
+pub async fn prove_equal(nodes: &[&NodeClient], height: u64) -> Result<Converged, KitError> {
     let mut accounts = BTreeSet::new();
-    let reference = nodes[0].blocks(0, head.height).await?;
+    let reference = nodes[0].blocks(0, height).await?;
     for n in &nodes[1..] {
-        let other = n.blocks(0, head.height).await?;
-        if let Some(h) = (0..reference.len()).find(|&h| other[h] != reference[h]) {
+        let other = n.blocks(0, height).await?;
+        if let Some(h) = (0..reference.len()).find(|&h| other.get(h) != reference.get(h)) {
             return Err(KitError::Diverged(format!(
                 "block {h} differs between {} and {}",
                 nodes[0].name, n.name
@@ -110,9 +141,9 @@ pub async fn converge(
     }
     accounts.retain(|a| !a.is_empty());
     for address in &accounts {
-        let reference = nodes[0].account(address, Some(head.height), false).await?;
+        let reference = nodes[0].account(address, Some(height), false).await?;
         for n in &nodes[1..] {
-            let other = n.account(address, Some(head.height), false).await?;
+            let other = n.account(address, Some(height), false).await?;
             if (other.balance, other.nonce) != (reference.balance, reference.nonce) {
                 return Err(KitError::Diverged(format!(
                     "account {address}: {} has {}/{}, {} has {}/{}",
@@ -126,16 +157,17 @@ pub async fn converge(
             }
         }
     }
+    let top = nodes[0].header(height).await?;
     for n in nodes {
-        let s = n.status().await?;
-        if s.state_root != head.state_root {
+        let h = n.header(height).await?;
+        if h.hash != top.hash || h.state_root != top.state_root {
             return Err(KitError::Diverged(format!(
-                "{} has state root {}",
-                n.name, s.state_root
+                "{} holds block {} with state root {} at height {height}",
+                n.name, h.hash, h.state_root
             )));
         }
         let v = n.verify_chain().await?;
-        if !v.ok || v.blocks_checked < head.height + 1 {
+        if !v.ok || v.blocks_checked < height + 1 {
             return Err(KitError::Diverged(format!(
                 "{}: verify chain: {:?}",
                 n.name, v.fault
@@ -143,10 +175,10 @@ pub async fn converge(
         }
     }
     Ok(Converged {
-        height: head.height,
-        head_hash: head.head_hash,
-        state_root: head.state_root,
-        blocks_compared: head.height + 1,
+        height,
+        head_hash: top.hash,
+        state_root: top.state_root,
+        blocks_compared: height + 1,
         accounts_compared: accounts.len(),
     })
 }

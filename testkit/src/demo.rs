@@ -193,7 +193,15 @@ impl Demo {
                 .unwrap_or(0);
             say(&format!(
                 "{:<8} {:>7} {:>10} {:>9} {:<16} {:<16} {:>5} {:>6} {:>4}",
-                "node", "height", "slot", "finalized", "head", "state root", "peers", "reorgs", "lag"
+                "node",
+                "height",
+                "slot",
+                "finalized",
+                "head",
+                "state root",
+                "peers",
+                "reorgs",
+                "lag"
             ));
             for (n, s) in &rows {
                 match s {

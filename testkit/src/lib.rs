@@ -11,8 +11,8 @@ pub mod demo;
 pub mod proxy;
 
 pub use checks::{
-    Converged, FinalityWatch, Tally, check_transfers, converge, query_answers, tally_transactions,
-    wait_for, wait_for_height,
+    Converged, FinalityWatch, Tally, check_transfers, converge, converge_final, prove_equal,
+    query_answers, tally_transactions, wait_for, wait_for_height,
 };
 pub use client::{KitError, NodeClient};
 pub use proxy::LinkProxy;

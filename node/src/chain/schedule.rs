@@ -49,7 +49,10 @@ impl Schedule {
             priority[best] -= total;
             table.push(best as u32);
         }
-        debug_assert!(priority.iter().all(|p| *p == 0), "the round robin is periodic");
+        debug_assert!(
+            priority.iter().all(|p| *p == 0),
+            "the round robin is periodic"
+        );
         Self {
             validators,
             table,
@@ -148,7 +151,14 @@ mod tests {
 
     #[test]
     fn slots_from_time() {
-        let s = Schedule::new(vec![Validator { key: key(1), stake: 1 }], 1_000, 500);
+        let s = Schedule::new(
+            vec![Validator {
+                key: key(1),
+                stake: 1,
+            }],
+            1_000,
+            500,
+        );
         assert_eq!(s.slot_of(1_000), 0);
         assert_eq!(s.slot_of(1_499), 0);
         assert_eq!(s.slot_of(1_500), 1);

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use super::crypto::{self, BatchFailure, CryptoError, VerifyItem};
-use super::schedule::Schedule;
 use super::merkle;
+use super::schedule::Schedule;
 use super::types::{Hash, Header, PublicKey, Transaction, to_hex};
 
 /// Why a header or body is invalid.

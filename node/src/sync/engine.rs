@@ -203,9 +203,7 @@ impl SyncEngine {
     /// One pass without timers (simulations drive engines this way): a handshake with every peer,
     /// then sync rounds until nothing moves (at most 64). Returns the blocks that moved the head.
     pub async fn sync_once(&self) -> u64 {
-        self.peers
-            .refresh(&self.our_status(), Duration::ZERO)
-            .await;
+        self.peers.refresh(&self.our_status(), Duration::ZERO).await;
         let mut moved = 0;
         for _ in 0..64 {
             match self.sync_round().await {

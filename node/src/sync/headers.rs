@@ -31,7 +31,9 @@ pub enum HeaderError {
         error: ValidationError,
     },
     /// The run leaves our chain below our finalized block: no honest peer offers that.
-    #[error("the headers fork from our chain at height {fork_point}, below our finalized block {finalized}")]
+    #[error(
+        "the headers fork from our chain at height {fork_point}, below our finalized block {finalized}"
+    )]
     ConflictsWithFinality {
         /// Height of the first header's parent.
         fork_point: u64,

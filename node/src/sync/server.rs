@@ -212,7 +212,11 @@ pub fn headers_after(
 ) -> Result<Vec<Header>, StorageError> {
     let start = locator_start(ledger, locator)?;
     let max = u64::from(max.clamp(1, MAX_HEADERS_PER_REQUEST));
-    let end = ledger.head().header.height.min(start.saturating_add(max - 1));
+    let end = ledger
+        .head()
+        .header
+        .height
+        .min(start.saturating_add(max - 1));
     if end < start {
         return Ok(Vec::new());
     }

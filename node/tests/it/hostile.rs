@@ -558,7 +558,12 @@ async fn funds_at_a_small_order_key_cannot_be_taken() {
         signature: Signature(forged),
     };
     assert!(
-        node::chain::crypto::verify(&identity, &tx.signing_message(&genesis_hash(&g)), &tx.signature).is_ok(),
+        node::chain::crypto::verify(
+            &identity,
+            &tx.signing_message(&genesis_hash(&g)),
+            &tx.signature
+        )
+        .is_ok(),
         "the forged signature verifies under ZIP 215"
     );
     // Refused by the mempool…

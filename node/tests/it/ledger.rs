@@ -39,7 +39,14 @@ fn valid_blocks_extend_and_invalid_ones_leave_nothing() {
         &ledger,
         &g,
         &v,
-        vec![transfer(&ledger.genesis_hash(), &dev(0), 0, dev(1).public().address(), 100, 2)],
+        vec![transfer(
+            &ledger.genesis_hash(),
+            &dev(0),
+            0,
+            dev(1).public().address(),
+            100,
+            2,
+        )],
         0,
     );
     assert_eq!(
@@ -56,7 +63,16 @@ fn valid_blocks_extend_and_invalid_ones_leave_nothing() {
     );
 
     let head = ledger.head().header;
-    let good_tx = || transfer(&ledger.genesis_hash(), &dev(0), 1, dev(2).public().address(), 10, 1);
+    let good_tx = || {
+        transfer(
+            &ledger.genesis_hash(),
+            &dev(0),
+            1,
+            dev(2).public().address(),
+            10,
+            1,
+        )
+    };
     let mut cases: Vec<Case> = Vec::new();
 
     let mut b = block_on(&ledger, &head, &v, vec![good_tx()], 0);
@@ -162,7 +178,14 @@ fn valid_blocks_extend_and_invalid_ones_leave_nothing() {
         Box::new(|e| matches!(e, ImportError::StateRootMismatch { .. })),
     ));
 
-    let wrong_nonce = transfer(&ledger.genesis_hash(), &dev(0), 5, dev(2).public().address(), 10, 1);
+    let wrong_nonce = transfer(
+        &ledger.genesis_hash(),
+        &dev(0),
+        5,
+        dev(2).public().address(),
+        10,
+        1,
+    );
     let mut b = block_on(&ledger, &head, &v, vec![], 0);
     b.transactions = vec![wrong_nonce];
     b.header.tx_root = node::chain::merkle::tx_root(&b.transactions);
@@ -178,7 +201,14 @@ fn valid_blocks_extend_and_invalid_ones_leave_nothing() {
     sign(&mut b.header, &v);
     cases.push(("replayed transaction (nonce too low)", b, Box::new(|e| matches!(e, ImportError::Execution(x) if x.error == ExecError::BadNonce { expected: 1, got: 0 }))));
 
-    let broke = transfer(&ledger.genesis_hash(), &dev(3), 0, dev(2).public().address(), DEV_BALANCE, 1);
+    let broke = transfer(
+        &ledger.genesis_hash(),
+        &dev(3),
+        0,
+        dev(2).public().address(),
+        DEV_BALANCE,
+        1,
+    );
     let mut b = block_on(&ledger, &head, &v, vec![], 0);
     b.transactions = vec![broke];
     b.header.tx_root = node::chain::merkle::tx_root(&b.transactions);
@@ -224,7 +254,14 @@ fn fork_choice_prefers_longer_then_lower_hash_and_undoes_the_loser() {
     // Three validators, blocks by one of them: nothing becomes final, every fork is open.
     let ledger = open(dir.path(), &[v.clone(), validator(1), validator(2)]);
     let g = ledger.head().header;
-    let pay = transfer(&ledger.genesis_hash(), &dev(0), 0, dev(1).public().address(), 500, 5);
+    let pay = transfer(
+        &ledger.genesis_hash(),
+        &dev(0),
+        0,
+        dev(1).public().address(),
+        500,
+        5,
+    );
     // Two blocks for height 1 signed by the same validator (equivocation).
     let with_tx = block_on(&ledger, &g, &v, vec![pay.clone()], 0);
     let empty = block_on(&ledger, &g, &v, vec![], 7);
@@ -310,7 +347,14 @@ fn the_presigned_path_still_checks_everything_but_signatures() {
     let v = validator(0);
     let ledger = open(dir.path(), std::slice::from_ref(&v));
     let g = ledger.head().header;
-    let tx = transfer(&ledger.genesis_hash(), &dev(0), 0, dev(1).public().address(), 10, 1);
+    let tx = transfer(
+        &ledger.genesis_hash(),
+        &dev(0),
+        0,
+        dev(1).public().address(),
+        10,
+        1,
+    );
     let mut tampered = block_on(&ledger, &g, &v, vec![tx.clone()], 0);
     tampered.transactions[0].amount += 1;
     let err = ledger

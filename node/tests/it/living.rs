@@ -25,7 +25,11 @@ fn submit_next(net: &mut Net, at: usize, from: u32, to: u32, amount: u64) {
         .unwrap_or_default()
         .nonce;
     // Pending transactions of this sender at `at` come first.
-    while net.node(at).mempool.has_pending(&key.public().address(), nonce) {
+    while net
+        .node(at)
+        .mempool
+        .has_pending(&key.public().address(), nonce)
+    {
         nonce += 1;
     }
     net.submit(at, from, nonce, to, amount);
@@ -95,7 +99,10 @@ async fn a_minority_partition_forks_and_heals_into_the_majority_chain() {
     // C alone holds 1/3: it can finalize no block of its own branch (the last common block may
     // become final once C builds on it: A made it, C extends it).
     let c_final = net.node(C).ledger.finalized();
-    assert!(fc <= split_at, "the minority finalized {fc}, past the split at {split_at}");
+    assert!(
+        fc <= split_at,
+        "the minority finalized {fc}, past the split at {split_at}"
+    );
     assert_eq!(
         net.node(A).ledger.store().canonical_hash(fc).unwrap(),
         Some(c_final.hash),
@@ -164,7 +171,13 @@ async fn an_equivocating_validator_leaves_evidence_on_every_honest_node() {
     net.step().await;
     let x = net.node(A).ledger.head().header;
     assert_eq!(net.node(B).ledger.head().header, x);
-    let parent = net.node(A).ledger.store().header(&x.parent_hash).unwrap().unwrap();
+    let parent = net
+        .node(A)
+        .ledger
+        .store()
+        .header(&x.parent_hash)
+        .unwrap()
+        .unwrap();
     let mut y = node::chain::Header {
         timestamp_ms: x.timestamp_ms + 1,
         tx_root: node::chain::merkle::EMPTY_TX_ROOT,
@@ -229,7 +242,9 @@ async fn a_node_killed_around_its_reorg_restarts_consistent() {
     assert_eq!(l.verify_chain(0, head.header.height).unwrap().fault, None);
     net.settle(5).await;
     net.check_converged();
-    println!("follower killed after its first pass after the heal (head moved: {moved}); consistent on restart");
+    println!(
+        "follower killed after its first pass after the heal (head moved: {moved}); consistent on restart"
+    );
 }
 
 /// One fault of a random schedule.

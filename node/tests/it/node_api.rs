@@ -341,7 +341,14 @@ async fn bad_requests_get_precise_errors_and_control_needs_the_token() {
     );
     let mut txs = transactions(&n.addr).await;
     let submit = |tx: Option<api::Transaction>| api::SubmitTransactionRequest { transaction: tx };
-    let mut tx = transfer(&genesis_hash(&g), &dev(0), 0, dev(1).public().address(), 5, 1);
+    let mut tx = transfer(
+        &genesis_hash(&g),
+        &dev(0),
+        0,
+        dev(1).public().address(),
+        5,
+        1,
+    );
     tx.amount = 6;
     expect(
         txs.submit_transaction(submit(Some(api_tx(&tx)))).await,
@@ -349,7 +356,14 @@ async fn bad_requests_get_precise_errors_and_control_needs_the_token() {
         "BAD_SIGNATURE",
         "bad signature",
     );
-    let tx = transfer(&genesis_hash(&g), &dev(0), 3, dev(1).public().address(), 5, 1);
+    let tx = transfer(
+        &genesis_hash(&g),
+        &dev(0),
+        3,
+        dev(1).public().address(),
+        5,
+        1,
+    );
     let m = expect(
         txs.submit_transaction(submit(Some(api_tx(&tx)))).await,
         Code::FailedPrecondition,
@@ -357,7 +371,14 @@ async fn bad_requests_get_precise_errors_and_control_needs_the_token() {
         "nonce too high",
     );
     assert_eq!((m["expected"].as_str(), m["got"].as_str()), ("0", "3"));
-    let tx = transfer(&genesis_hash(&g), &dev(0), 0, dev(1).public().address(), DEV_BALANCE, 1);
+    let tx = transfer(
+        &genesis_hash(&g),
+        &dev(0),
+        0,
+        dev(1).public().address(),
+        DEV_BALANCE,
+        1,
+    );
     let m = expect(
         txs.submit_transaction(submit(Some(api_tx(&tx)))).await,
         Code::FailedPrecondition,
@@ -371,7 +392,14 @@ async fn bad_requests_get_precise_errors_and_control_needs_the_token() {
         "MISSING_FIELD",
         "missing",
     );
-    let mut other_chain = transfer(&genesis_hash(&g), &dev(0), 0, dev(1).public().address(), 5, 1);
+    let mut other_chain = transfer(
+        &genesis_hash(&g),
+        &dev(0),
+        0,
+        dev(1).public().address(),
+        5,
+        1,
+    );
     other_chain.chain_id = CHAIN_ID + 1;
     other_chain.signature = dev(0).sign(&other_chain.signing_message(&genesis_hash(&g)));
     expect(
@@ -381,7 +409,14 @@ async fn bad_requests_get_precise_errors_and_control_needs_the_token() {
         "WRONG_CHAIN",
         "wrong chain",
     );
-    let ok = transfer(&genesis_hash(&g), &dev(0), 0, dev(1).public().address(), 5, 1);
+    let ok = transfer(
+        &genesis_hash(&g),
+        &dev(0),
+        0,
+        dev(1).public().address(),
+        5,
+        1,
+    );
     txs.submit_transaction(submit(Some(api_tx(&ok))))
         .await
         .unwrap();

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use testkit::{FinalityWatch, LinkProxy, NodeClient, converge, tally_transactions, wait_for};
+use testkit::{FinalityWatch, LinkProxy, NodeClient, converge_final, tally_transactions, wait_for};
 
 use crate::common::*;
 
@@ -40,7 +40,7 @@ async fn a_partition_over_grpc_forks_the_chain_and_healing_reorganizes_it() {
     let kits: Vec<&NodeClient> = nodes.iter().map(|n| &n.kit).collect();
     let (a, c) = (&nodes[0].kit, &nodes[2].kit);
     let finality = FinalityWatch::default();
-    converge(&kits, 5, T).await.unwrap();
+    converge_final(&kits, 5, T).await.unwrap();
     finality.observe(&kits).await.unwrap();
 
     // Cut C off.
@@ -52,8 +52,19 @@ async fn a_partition_over_grpc_forks_the_chain_and_healing_reorganizes_it() {
     let mut hashes = Vec::new();
     for k in 0..SIDE_TRANSFERS {
         for (node, from, to) in [(a, 0, 3), (c, 1, 4)] {
-            let tx = transfer(&network, &dev(from), k, dev(to).public().address(), 10 + k, 1);
-            hashes.push(node.submit(node::rpc::convert::tx_to_api(&tx)).await.unwrap());
+            let tx = transfer(
+                &network,
+                &dev(from),
+                k,
+                dev(to).public().address(),
+                10 + k,
+                1,
+            );
+            hashes.push(
+                node.submit(node::rpc::convert::tx_to_api(&tx))
+                    .await
+                    .unwrap(),
+            );
         }
     }
     // Both sides produce: C in its own slots (1/3), A and B in theirs (2/3).
@@ -87,17 +98,23 @@ async fn a_partition_over_grpc_forks_the_chain_and_healing_reorganizes_it() {
     })
     .await;
     healed.unwrap();
-    let all = converge(&kits, majority.height, T).await.unwrap();
+    let all = converge_final(&kits, majority.height, T).await.unwrap();
     finality.observe(&kits).await.unwrap();
     for n in &kits {
         let h = n.header(minority.height).await.unwrap();
-        assert_ne!(h.hash, minority.head_hash, "{}: C's old head is canonical", n.name);
+        assert_ne!(
+            h.hash, minority.head_hash,
+            "{}: C's old head is canonical",
+            n.name
+        );
     }
     assert!(c.status().await.unwrap().reorgs >= 1, "C reorganized");
     // C's abandoned transfers went back to its mempool and it includes them in its next slots.
     let tally = wait_for("every transfer to be included", T, || async {
         finality.observe(&kits).await.ok()?;
-        let all = converge(&kits, 0, Duration::from_secs(5)).await.ok()?;
+        let all = converge_final(&kits, 0, Duration::from_secs(5))
+            .await
+            .ok()?;
         let t = tally_transactions(&kits, all.height, &hashes).await.ok()?;
         (t.pending == 0).then_some(t)
     })

@@ -456,7 +456,11 @@ impl Net {
     }
 
     fn node_any(&self) -> &SimNode {
-        self.nodes.iter().flatten().next().expect("a node is running")
+        self.nodes
+            .iter()
+            .flatten()
+            .next()
+            .expect("a node is running")
     }
 
     fn check_finality(&mut self) {
