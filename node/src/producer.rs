@@ -155,30 +155,39 @@ impl Producer {
     }
 
     /// On demand: one block in this node's next slot that is after the head's and (unless
-    /// sequential) not already over, waiting for it to begin (at most [`MAX_SLOT_WAIT`]).
+    /// sequential) not already over, waiting for it to begin (at most [`MAX_SLOT_WAIT`]). When the
+    /// slot is taken meanwhile (this node's own slot production got there first), the next one is
+    /// taken instead.
     pub fn produce(&self, generated: usize) -> Result<Block, ProduceError> {
         let key = self.key.as_ref().ok_or(ProduceError::NotValidator)?;
         let schedule = &self.ledger.rules().schedule;
-        let now = self.ledger.now_ms();
-        let mut from = self.ledger.head_slot() + 1;
-        if !self.sequential_timestamps {
-            from = from.max(schedule.slot_of(now));
-        }
-        let slot = schedule
-            .next_slot_of(&key.public(), from)
-            .ok_or(ProduceError::NotValidator)?;
-        if !self.sequential_timestamps {
-            let wait_ms = schedule.slot_start(slot).saturating_sub(now);
-            if wait_ms > MAX_SLOT_WAIT.as_millis() as u64 {
-                return Err(ProduceError::NextSlotTooFar {
-                    slot,
-                    wait_ms,
-                    max_ms: MAX_SLOT_WAIT.as_millis() as u64,
-                });
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let now = self.ledger.now_ms();
+            let mut from = self.ledger.head_slot() + 1;
+            if !self.sequential_timestamps {
+                from = from.max(schedule.slot_of(now));
             }
-            std::thread::sleep(Duration::from_millis(wait_ms));
+            let slot = schedule
+                .next_slot_of(&key.public(), from)
+                .ok_or(ProduceError::NotValidator)?;
+            if !self.sequential_timestamps {
+                let wait_ms = schedule.slot_start(slot).saturating_sub(now);
+                if wait_ms > MAX_SLOT_WAIT.as_millis() as u64 {
+                    return Err(ProduceError::NextSlotTooFar {
+                        slot,
+                        wait_ms,
+                        max_ms: MAX_SLOT_WAIT.as_millis() as u64,
+                    });
+                }
+                std::thread::sleep(Duration::from_millis(wait_ms));
+            }
+            match self.produce_in_slot(slot, generated) {
+                Err(ProduceError::SlotTaken { .. }) if attempts < 3 => continue,
+                other => return other,
+            }
         }
-        self.produce_in_slot(slot, generated)
     }
 
     /// One block in `slot`, which this node must lead and which must be after the head's slot,

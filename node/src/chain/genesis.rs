@@ -411,6 +411,43 @@ mod tests {
         assert!(matches!(g.spec(), Err(GenesisError::SupplyOverflow)));
     }
 
+    /// Golden value (docs/PROTOCOL.md): the config hash of `base()` with a second validator of
+    /// stake 2, in both JSON forms of a validator.
+    #[test]
+    fn config_hash_vector() {
+        let mut g = base();
+        g.validators.push(GenesisValidator::Staked {
+            public_key: Keypair::from_seed([2; 32]).public().to_string(),
+            stake: 2,
+        });
+        let spec = g.spec().unwrap();
+        assert_eq!(spec.validators[1].stake, 2);
+        assert_eq!(
+            hex::encode(spec.config_hash()),
+            "cc050f5f8dc1eb62dc120e425d62c221044bda20488124dea4a43c051816ab2d"
+        );
+        let json = g.to_json();
+        assert!(
+            json.contains("\"stake\": 2") && json.contains("\"slot_ms\": 100"),
+            "{json}"
+        );
+        assert_eq!(Genesis::from_json(&json).unwrap(), g);
+        // Without slot_ms the default applies; a zero stake is refused by name.
+        let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        v.as_object_mut().unwrap().remove("slot_ms");
+        let g2 = Genesis::from_json(&v.to_string()).unwrap();
+        assert_eq!(g2.slot_ms, DEFAULT_SLOT_MS);
+        let mut zero = g.clone();
+        zero.validators[1] = GenesisValidator::Staked {
+            public_key: Keypair::from_seed([2; 32]).public().to_string(),
+            stake: 0,
+        };
+        assert!(matches!(
+            zero.spec(),
+            Err(GenesisError::BadStake { stake: 0, .. })
+        ));
+    }
+
     #[test]
     fn validator_keys_must_be_usable_points() {
         let mut g = base();

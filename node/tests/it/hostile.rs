@@ -698,7 +698,7 @@ set -u
 mkdir -p "$W/mnt"
 mount -t tmpfs -o size=48m tmpfs "$W/mnt" || { echo mount-failed > "$W/exit"; exit 1; }
 "$LUX" run --data-dir "$W/mnt/data" --genesis "$W/g.json" --validator-key "$W/k.json" \
-  --control-token t --listen "127.0.0.1:$P1" --min-free-disk-mib 32 > "$W/node1.log" 2>&1
+  --control-token t --listen "127.0.0.1:$P1" --min-free-disk-mib 32 --paused > "$W/node1.log" 2>&1
 echo $? > "$W/exit"
 mount -o remount,size=64m "$W/mnt"
 exec "$LUX" run --data-dir "$W/mnt/data" --genesis "$W/g.json" --listen "127.0.0.1:$P2" \

@@ -270,9 +270,10 @@ fn fault() -> impl Strategy<Value = Fault> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 6, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 16, failure_persistence: None, ..ProptestConfig::default() })]
 
-    /// Four validators and a follower; a fault every 4 slots, 5 % of requests dropped; transfers
+    /// Four validators and a follower; a fault every 4 slots, 5 % of requests dropped and 20 % of
+    /// transaction pushes delayed by a slot; transfers
     /// through node 0 (never killed) every slot. After the final heal every node converges, no
     /// finalized height ever went down (checked each slot), and every transfer is included exactly
     /// once.
@@ -282,6 +283,7 @@ proptest! {
         rt.block_on(async {
             let mut net = Net::new(4, 1, seed);
             net.set_drop_rate(0.05);
+            net.set_delay_rate(0.2);
             let mut k = 0u32;
             for f in &faults {
                 match f {
@@ -304,6 +306,7 @@ proptest! {
                 }
             }
             net.set_drop_rate(0.0);
+            net.set_delay_rate(0.0);
             for n in 0..5 {
                 if net.nodes[n].is_none() {
                     net.restart(n);

@@ -85,6 +85,27 @@ async fn a_partition_over_grpc_forks_the_chain_and_healing_reorganizes_it() {
     );
     assert!(majority.finalized_height > split.height + 5);
 
+    // A subscriber of C's head announcements (straight to C, not through a cut link) must be
+    // told where C's new head leaves the branch it announced before.
+    let mut heads = proto::sync::v1::sync_service_client::SyncServiceClient::connect(format!(
+        "http://{}",
+        nodes[2].addr
+    ))
+    .await
+    .unwrap()
+    .subscribe_heads(proto::sync::v1::SubscribeHeadsRequest {})
+    .await
+    .unwrap()
+    .into_inner();
+    let reorg_notice = tokio::spawn(async move {
+        while let Ok(Some(m)) = heads.message().await {
+            if let Some(reorg) = m.reorg {
+                return Some((reorg, m.header.unwrap().height));
+            }
+        }
+        None
+    });
+
     // Heal: every link back.
     for row in &proxies {
         for p in row.iter().flatten() {
@@ -109,6 +130,19 @@ async fn a_partition_over_grpc_forks_the_chain_and_healing_reorganizes_it() {
         );
     }
     assert!(c.status().await.unwrap().reorgs >= 1, "C reorganized");
+    let (reorg, new_height) = tokio::time::timeout(T, reorg_notice)
+        .await
+        .expect("a reorg notice within the deadline")
+        .unwrap()
+        .expect("C's head stream told of the reorg");
+    assert!(
+        reorg.ancestor_height >= split.finalized_height && reorg.ancestor_height < minority.height,
+        "common ancestor {} (split at {}, minority head {})",
+        reorg.ancestor_height,
+        split.height,
+        minority.height
+    );
+    assert!(reorg.depth >= 1 && new_height > reorg.ancestor_height);
     // C's abandoned transfers went back to its mempool and it includes them in its next slots.
     let tally = wait_for("every transfer to be included", T, || async {
         finality.observe(&kits).await.ok()?;

@@ -4,8 +4,8 @@
 //! controlled clock drives every node, so a slot is a function call: [`Net::step`] moves the clock
 //! to the next slot, lets its leader produce, pushes pending transactions along the open links and
 //! runs every engine's sync pass (nodes in a seeded order). Links can be cut (`cut`, `isolate`,
-//! `heal`), requests dropped at a seeded rate, nodes killed and restarted on their data
-//! directory. The same seed gives the same schedule of faults and the same slots; the engines'
+//! `heal`), requests dropped and transaction pushes delayed by a slot at seeded rates, nodes
+//! killed and restarted on their data directory. The same seed gives the same schedule of faults and the same slots; the engines'
 //! internal races (which of two equally good peers answers first) may still vary, so the checks
 //! are properties that hold for any interleaving. After every step the harness checks that no
 //! node's finalized height ever went down.
@@ -46,11 +46,13 @@ struct Endpoint {
     gossip: Arc<TxGossip>,
 }
 
-/// State the transport shares: live endpoints, cut links, the drop rate.
+/// State the transport shares: live endpoints, cut links, the drop and delay rates, and the
+/// transaction pushes held back by a delay (delivered at the start of the next slot).
 struct Shared {
     endpoints: Mutex<Vec<Option<Endpoint>>>,
     cut: Mutex<HashSet<(usize, usize)>>,
     drop: Mutex<(StdRng, f64)>,
+    delay: Mutex<(f64, Vec<(usize, usize, Vec<Transaction>)>)>,
 }
 
 impl Shared {
@@ -114,6 +116,20 @@ impl PeerClient for SimPeer {
     }
     async fn push_transactions(&self, txs: Vec<Transaction>) -> Result<u32, PeerError> {
         let e = self.shared.reach(self.from, self.to)?;
+        let delayed = {
+            let rate = self.shared.delay.lock().unwrap().0;
+            rate > 0.0 && self.shared.drop.lock().unwrap().0.gen_bool(rate)
+        };
+        if delayed {
+            // Arrives a slot later (or never, if the link is cut or the node down by then).
+            self.shared
+                .delay
+                .lock()
+                .unwrap()
+                .1
+                .push((self.from, self.to, txs));
+            return Ok(0);
+        }
         Ok(e.gossip.receive(txs, &address(self.from)))
     }
     async fn subscribe_heads(
@@ -213,6 +229,7 @@ impl Net {
             endpoints: Mutex::new(vec![None; n]),
             cut: Mutex::new(HashSet::new()),
             drop: Mutex::new((StdRng::seed_from_u64(seed ^ 0x5eed), 0.0)),
+            delay: Mutex::new((0.0, Vec::new())),
         });
         let mut net = Self {
             clock: Arc::new(ManualClock::new(GENESIS_MS)),
@@ -343,6 +360,25 @@ impl Net {
         self.shared.drop.lock().unwrap().1 = rate;
     }
 
+    /// Holds that fraction of transaction pushes back by one slot (seeded).
+    pub fn set_delay_rate(&mut self, rate: f64) {
+        self.shared.delay.lock().unwrap().0 = rate;
+    }
+
+    /// Delivers the pushes held back since the last slot, over links that are still open.
+    fn deliver_delayed(&self) {
+        let held = std::mem::take(&mut self.shared.delay.lock().unwrap().1);
+        for (from, to, txs) in held {
+            let link = (from.min(to), from.max(to));
+            if self.shared.cut.lock().unwrap().contains(&link) {
+                continue;
+            }
+            if let Some(n) = &self.nodes[to] {
+                n.gossip.receive(txs, &address(from));
+            }
+        }
+    }
+
     /// Stops node `n` at once (its database closes as after a crash between two writes).
     pub fn kill(&mut self, n: usize) {
         self.shared.endpoints.lock().unwrap()[n] = None;
@@ -398,6 +434,7 @@ impl Net {
         self.slot += 1;
         let schedule = self.node_any().ledger.rules().schedule.clone();
         self.clock.set(schedule.slot_start(self.slot));
+        self.deliver_delayed();
         self.announce();
         let mut order = self.live();
         order.shuffle(&mut self.rng);
