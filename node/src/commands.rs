@@ -458,7 +458,7 @@ pub(crate) async fn tx_send(args: &TxSendArgs) -> anyhow::Result<()> {
             .get_transaction(api::GetTransactionRequest { hash: hash.clone() })
             .await
         {
-            Ok(info) => {
+            Ok(info) if !info.get_ref().pending => {
                 let info = info.into_inner();
                 println!(
                     "included:     block {} at height {}",
@@ -466,6 +466,8 @@ pub(crate) async fn tx_send(args: &TxSendArgs) -> anyhow::Result<()> {
                 );
                 return Ok(());
             }
+            // Pending in the node's mempool (or not even that yet): keep waiting.
+            Ok(_) => {}
             Err(s) if s.code() == tonic::Code::NotFound => {}
             Err(s) => return Err(describe_status(s)).context("GetTransaction"),
         }
@@ -494,10 +496,14 @@ pub(crate) async fn tx_get(args: &TxGetArgs) -> anyhow::Result<()> {
     println!("from:         {} (nonce {})", tx.sender, tx.nonce);
     println!("to:           {}", tx.recipient);
     println!("amount:       {} (fee {})", tx.amount, tx.fee);
-    println!(
-        "included:     block {} at height {} (index {})",
-        info.block_hash, info.height, info.index
-    );
+    if info.pending {
+        println!("included:     not yet (pending in the node's mempool)");
+    } else {
+        println!(
+            "included:     block {} at height {} (index {})",
+            info.block_hash, info.height, info.index
+        );
+    }
     Ok(())
 }
 

@@ -426,6 +426,46 @@ async fn bad_requests_get_precise_errors_and_control_needs_the_token() {
         "ALREADY_PENDING",
         "already pending",
     );
+    let pending = n.kit.transaction(&to_hex(&ok.hash())).await.unwrap();
+    assert!(
+        pending.pending && pending.block_hash.is_empty(),
+        "a pending transaction answers as pending: {pending:?}"
+    );
+    // The same kind of transfer signed for another network (same chain id, same dev keys,
+    // another genesis): its signature does not verify here.
+    let mut elsewhere = g.clone();
+    elsewhere.genesis_time_ms += 1;
+    let replay = transfer(
+        &genesis_hash(&elsewhere),
+        &dev(1),
+        0,
+        dev(2).public().address(),
+        5,
+        1,
+    );
+    expect(
+        txs.submit_transaction(submit(Some(api_tx(&replay)))).await,
+        Code::InvalidArgument,
+        "BAD_SIGNATURE",
+        "signature",
+    );
+    // The genesis, evidence and production state over the API.
+    let genesis = n.kit.genesis().await.unwrap();
+    let status = n.kit.status().await.unwrap();
+    assert_eq!(genesis.genesis_hash, status.genesis_hash);
+    assert_eq!(genesis.genesis_hash, to_hex(&genesis_hash(&g)));
+    assert_eq!(
+        (genesis.slot_ms, genesis.validators.len(), genesis.accounts.len()),
+        (g.slot_ms, 1, 5)
+    );
+    assert_eq!(
+        genesis_hash(&node::chain::Genesis::from_json(&genesis.json).unwrap()),
+        genesis_hash(&g),
+        "the canonical JSON reads back as the same network"
+    );
+    assert!(n.kit.evidence().await.unwrap().is_empty());
+    assert!(status.production_paused);
+    assert!(n.kit.set_production(true).await.unwrap());
     expect(
         ctl.add_peer(api::AddPeerRequest {
             address: "not an address".into(),
