@@ -116,6 +116,11 @@ impl Store {
             if *name == CF_TRIE || *name == CF_HEADERS {
                 cf_opts.optimize_for_point_lookup(64);
             }
+            if [CF_SLOTS, CF_EVIDENCE, CF_PEERS].contains(name) {
+                // Small records (one 72-byte entry per block at most): a small memtable, so these
+                // families add little to a syncing node's RSS (64 MiB each by default).
+                cf_opts.set_write_buffer_size(4 << 20);
+            }
             if *name == CF_TRIE {
                 // Trie nodes are only ever read by their whole 32-byte hash: a hashed memtable
                 // makes each insert and lookup O(1) instead of a skip-list search (the largest
