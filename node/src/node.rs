@@ -71,6 +71,7 @@ async fn revalidate_on_new_heads(
 ) {
     let mut heads = ledger.subscribe_heads();
     let mut last = heads.borrow_and_update().hash;
+    let mut reorgs = ledger.reorgs();
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
@@ -78,8 +79,10 @@ async fn revalidate_on_new_heads(
         }
         let head = heads.borrow_and_update().clone();
         let previous = std::mem::replace(&mut last, head.hash);
-        // Nothing pending and no reorg: no task per imported block during a sync.
-        if head.header.parent_hash == previous && mempool.is_empty() {
+        // Nothing pending and no reorg: no task per imported block during a sync (several
+        // imports may show as one head change, so the reorg counter tells, not the parent hash).
+        let reorged = std::mem::replace(&mut reorgs, ledger.reorgs()) != reorgs;
+        if !reorged && mempool.is_empty() {
             continue;
         }
         let (ledger, mempool) = (ledger.clone(), mempool.clone());

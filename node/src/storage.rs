@@ -121,6 +121,11 @@ impl Store {
                 // families add little to a syncing node's RSS (64 MiB each by default).
                 cf_opts.set_write_buffer_size(4 << 20);
             }
+            if *name == CF_SLOTS {
+                // Every import asks whether its producer already made a block for its slot; the
+                // answer is almost always no, which a bloom filter gives without reading blocks.
+                cf_opts.optimize_for_point_lookup(4);
+            }
             if *name == CF_TRIE {
                 // Trie nodes are only ever read by their whole 32-byte hash: a hashed memtable
                 // makes each insert and lookup O(1) instead of a skip-list search (the largest
