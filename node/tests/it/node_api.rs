@@ -455,7 +455,11 @@ async fn bad_requests_get_precise_errors_and_control_needs_the_token() {
     assert_eq!(genesis.genesis_hash, status.genesis_hash);
     assert_eq!(genesis.genesis_hash, to_hex(&genesis_hash(&g)));
     assert_eq!(
-        (genesis.slot_ms, genesis.validators.len(), genesis.accounts.len()),
+        (
+            genesis.slot_ms,
+            genesis.validators.len(),
+            genesis.accounts.len()
+        ),
         (g.slot_ms, 1, 5)
     );
     assert_eq!(

@@ -52,8 +52,11 @@ struct Shared {
     endpoints: Mutex<Vec<Option<Endpoint>>>,
     cut: Mutex<HashSet<(usize, usize)>>,
     drop: Mutex<(StdRng, f64)>,
-    delay: Mutex<(f64, Vec<(usize, usize, Vec<Transaction>)>)>,
+    delay: Mutex<(f64, Vec<HeldPush>)>,
 }
+
+/// A transaction push held back by a delay: (from, to, transactions).
+type HeldPush = (usize, usize, Vec<Transaction>);
 
 impl Shared {
     fn reach(&self, from: usize, to: usize) -> Result<Endpoint, PeerError> {

@@ -1,0 +1,39 @@
+//! Testnets as code. A network is described once, in a TOML manifest under `deploy/testnets/`
+//! ([`manifest`]), and generated into what a target needs: the genesis and validator key files
+//! every node mounts ([`files`]) and, for Docker Compose, the compose file ([`compose`]). The
+//! top-level `docker-compose.yml` is the compose output of `deploy/testnets/demo.toml`; a test
+//! fails when they disagree. The runner (phases, perturbations, load, assertions) and the Swarm
+//! and Kubernetes targets are not built yet.
+
+pub mod compose;
+pub mod files;
+pub mod manifest;
+
+use std::path::Path;
+
+pub use files::Output;
+pub use manifest::{Manifest, ManifestError};
+
+/// Where generated files go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Target {
+    /// `docker-compose.yml` at the repository root, plus the network's files.
+    Compose,
+}
+
+/// Everything `target` needs for the manifest at `manifest_path` (relative to `root`, the
+/// repository root), as paths relative to `root`.
+pub fn generate(target: Target, root: &Path, manifest_path: &str) -> anyhow::Result<Vec<Output>> {
+    let text = std::fs::read_to_string(root.join(manifest_path))
+        .map_err(|e| anyhow::anyhow!("{manifest_path}: {e}"))?;
+    let m = Manifest::parse(&text).map_err(|e| anyhow::anyhow!("{manifest_path}: {e}"))?;
+    let (_, mut outputs) =
+        files::network_files(&m, root).map_err(|e| anyhow::anyhow!("{manifest_path}: {e}"))?;
+    match target {
+        Target::Compose => outputs.push(Output {
+            path: "docker-compose.yml".into(),
+            bytes: compose::compose_file(&m, manifest_path).into_bytes(),
+        }),
+    }
+    Ok(outputs)
+}
