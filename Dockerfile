@@ -16,12 +16,15 @@ COPY proto proto
 COPY testkit/Cargo.toml testkit/
 COPY node/Cargo.toml node/
 COPY bench/Cargo.toml bench/
+COPY testnet/Cargo.toml testnet/
 COPY e2e/Cargo.toml e2e/
-RUN mkdir -p node/src testkit/src bench/src e2e/src \
+RUN mkdir -p node/src testkit/src bench/src testnet/src e2e/src \
  && echo 'fn main() {}' > node/src/main.rs \
  && echo '//! placeholder' > node/src/lib.rs \
  && echo '//! placeholder' > testkit/src/lib.rs \
  && echo 'fn main() {}' > bench/src/main.rs \
+ && echo 'fn main() {}' > testnet/src/main.rs \
+ && echo '//! placeholder' > testnet/src/lib.rs \
  && echo '//! placeholder' > e2e/src/lib.rs \
  && ROCKSDB_LIB_DIR=/usr/lib/$(gcc -print-multiarch) cargo build --release --locked -p luxtensor-node \
  && rm -rf node/src testkit/src

@@ -123,6 +123,18 @@ struct Inner {
 }
 
 impl Inner {
+    /// Adds a transaction to its sender's queue (the caller checked bounds and nonces).
+    fn insert(&mut self, hash: Hash, sender: Address, tx: Transaction) {
+        self.hashes.insert(hash);
+        let seq = self.next_arrival;
+        self.next_arrival += 1;
+        self.arrival.entry(sender).or_insert(seq);
+        self.by_sender
+            .entry(sender)
+            .or_default()
+            .insert(tx.nonce, tx);
+    }
+
     fn remove_sender_from(&mut self, sender: &Address, nonce: u64) -> Vec<Transaction> {
         let Some(q) = self.by_sender.get_mut(sender) else {
             return Vec::new();
@@ -292,15 +304,7 @@ impl Mempool {
         if inner.hashes.len() >= self.limit {
             return Err(MempoolError::Full { limit: self.limit });
         }
-        inner.hashes.insert(hash);
-        let seq = inner.next_arrival;
-        inner.next_arrival += 1;
-        inner.arrival.entry(sender).or_insert(seq);
-        inner
-            .by_sender
-            .entry(sender)
-            .or_default()
-            .insert(tx.nonce, tx);
+        inner.insert(hash, sender, tx);
         Ok(hash)
     }
 
@@ -331,15 +335,7 @@ impl Mempool {
                 tracing::info!(target: "mempool", tx = %to_hex(&hash), sender = %sender, nonce = tx.nonce, "abandoned by a reorg; another transaction of the sender is pending at its nonce");
                 continue;
             }
-            inner.hashes.insert(hash);
-            let seq = inner.next_arrival;
-            inner.next_arrival += 1;
-            inner.arrival.entry(sender).or_insert(seq);
-            inner
-                .by_sender
-                .entry(sender)
-                .or_default()
-                .insert(tx.nonce, tx);
+            inner.insert(hash, sender, tx);
             back += 1;
         }
         inner.revalidated_at = None;
