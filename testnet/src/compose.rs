@@ -41,7 +41,8 @@ pub fn command(node: &NodeSpec) -> Vec<String> {
     cmd
 }
 
-fn list(items: &[String]) -> String {
+/// A YAML flow list of quoted strings.
+pub(crate) fn list(items: &[String]) -> String {
     let quoted: Vec<String> = items.iter().map(|s| format!("{s:?}")).collect();
     format!("[{}]", quoted.join(", "))
 }

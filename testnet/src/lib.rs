@@ -1,13 +1,15 @@
 //! Testnets as code. A network is described once, in a TOML manifest under `deploy/testnets/`
 //! ([`manifest`]), and generated into what a target needs: the genesis and validator key files
-//! every node mounts ([`files`]) and, for Docker Compose, the compose file ([`compose`]). The
-//! top-level `docker-compose.yml` is the compose output of `deploy/testnets/demo.toml`; a test
-//! fails when they disagree. The runner (phases, perturbations, load, assertions) and the Swarm
-//! and Kubernetes targets are not built yet.
+//! every node mounts ([`files`]), the compose file ([`compose`]) and the Docker Swarm stack file
+//! ([`swarm`]). The top-level `docker-compose.yml` is the compose output of
+//! `deploy/testnets/demo.toml` and `deploy/swarm/demo.yml` its Swarm output; a test fails when
+//! they disagree. The runner (phases, perturbations, load, assertions) and the Kubernetes target
+//! are not built yet.
 
 pub mod compose;
 pub mod files;
 pub mod manifest;
+pub mod swarm;
 
 use std::path::Path;
 
@@ -19,6 +21,9 @@ pub use manifest::{Manifest, ManifestError};
 pub enum Target {
     /// `docker-compose.yml` at the repository root, plus the network's files.
     Compose,
+    /// `deploy/swarm/<network>.yml`, a stack file for `docker stack deploy`, plus the network's
+    /// files.
+    Swarm,
 }
 
 /// Everything `target` needs for the manifest at `manifest_path` (relative to `root`, the
@@ -33,6 +38,10 @@ pub fn generate(target: Target, root: &Path, manifest_path: &str) -> anyhow::Res
         Target::Compose => outputs.push(Output {
             path: "docker-compose.yml".into(),
             bytes: compose::compose_file(&m, manifest_path).into_bytes(),
+        }),
+        Target::Swarm => outputs.push(Output {
+            path: swarm::stack_path(&m.network.name),
+            bytes: swarm::stack_file(&m, manifest_path).into_bytes(),
         }),
     }
     Ok(outputs)
