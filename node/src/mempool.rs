@@ -123,6 +123,37 @@ struct Inner {
 }
 
 impl Inner {
+    /// Puts back the transactions of blocks a reorganization abandoned (their signatures were
+    /// checked when the blocks were imported); the revalidation that follows drops those the new
+    /// branch included and evicts, with a logged reason, those that can no longer execute. One
+    /// whose sender already has another pending at its nonce, or beyond the pool's bound, is
+    /// logged and not put back. Returns how many were put back.
+    fn reinsert(&mut self, txs: Vec<Transaction>, limit: usize) -> usize {
+        let mut back = 0;
+        for tx in txs {
+            let hash = tx.hash();
+            if self.hashes.contains(&hash) {
+                continue;
+            }
+            let sender = tx.sender_address();
+            if self.hashes.len() >= limit {
+                tracing::warn!(target: "mempool", tx = %to_hex(&hash), sender = %sender, nonce = tx.nonce, limit, "abandoned by a reorg and not put back: the mempool is full");
+                continue;
+            }
+            if self
+                .by_sender
+                .get(&sender)
+                .is_some_and(|q| q.contains_key(&tx.nonce))
+            {
+                tracing::info!(target: "mempool", tx = %to_hex(&hash), sender = %sender, nonce = tx.nonce, "abandoned by a reorg; another transaction of the sender is pending at its nonce");
+                continue;
+            }
+            self.insert(hash, sender, tx);
+            back += 1;
+        }
+        back
+    }
+
     /// Adds a transaction to its sender's queue (the caller checked bounds and nonces).
     fn insert(&mut self, hash: Hash, sender: Address, tx: Transaction) {
         self.hashes.insert(hash);
@@ -308,71 +339,6 @@ impl Mempool {
         Ok(hash)
     }
 
-    /// Puts back the transactions of blocks a reorganization abandoned (their signatures were
-    /// checked when the blocks were imported). Nothing is checked against the state here: the
-    /// next [`Mempool::revalidate`] drops those the new branch included and evicts, with a logged
-    /// reason, those that can no longer execute. A transaction whose sender already has another
-    /// pending at the same nonce, or beyond the pool's bound, is logged and not put back.
-    /// Returns how many were put back.
-    pub fn reinsert(&self, txs: Vec<Transaction>) -> usize {
-        let mut inner = self.inner.lock().expect("mempool lock");
-        let mut back = 0;
-        for tx in txs {
-            let hash = tx.hash();
-            if inner.hashes.contains(&hash) {
-                continue;
-            }
-            let sender = tx.sender_address();
-            if inner.hashes.len() >= self.limit {
-                tracing::warn!(target: "mempool", tx = %to_hex(&hash), sender = %sender, nonce = tx.nonce, limit = self.limit, "abandoned by a reorg and not put back: the mempool is full");
-                continue;
-            }
-            if inner
-                .by_sender
-                .get(&sender)
-                .is_some_and(|q| q.contains_key(&tx.nonce))
-            {
-                tracing::info!(target: "mempool", tx = %to_hex(&hash), sender = %sender, nonce = tx.nonce, "abandoned by a reorg; another transaction of the sender is pending at its nonce");
-                continue;
-            }
-            inner.insert(hash, sender, tx);
-            back += 1;
-        }
-        inner.revalidated_at = None;
-        back
-    }
-
-    /// Brings the pool in line with a new head, given the head it last followed (`previous`):
-    /// when the new head does not descend from it (a reorganization), the transactions of the
-    /// abandoned blocks are put back first ([`Mempool::reinsert`]), so that those the new branch
-    /// lacks and that are still valid are included later; then [`Mempool::revalidate`]. The node
-    /// calls it on every new head.
-    pub fn follow_head(&self, ledger: &Ledger, previous: &Hash) -> Vec<Eviction> {
-        let head = ledger.head();
-        if head.header.parent_hash != *previous && head.hash != *previous {
-            match ledger.fork_of(previous) {
-                Ok(fork) if !fork.abandoned.is_empty() => {
-                    let txs: Vec<Transaction> = fork
-                        .abandoned
-                        .into_iter()
-                        .flat_map(|b| b.transactions)
-                        .collect();
-                    let offered = txs.len();
-                    let back = self.reinsert(txs);
-                    tracing::info!(target: "mempool", ancestor = fork.ancestor_height, offered, back, "transactions of abandoned blocks put back");
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::error!(target: "mempool", error = %e, "cannot read the abandoned branch; its transactions are not put back")
-                }
-            }
-        }
-        if self.is_empty() {
-            return Vec::new();
-        }
-        self.revalidate(ledger)
-    }
-
     /// Up to `max` transactions, each sender's in nonce order, senders taken in turn in the order
     /// they arrived.
     pub fn candidates(&self, max: usize) -> Vec<Transaction> {
@@ -402,16 +368,39 @@ impl Mempool {
         out
     }
 
-    /// Brings the pool in line with the current head: drops every transaction whose nonce a block
-    /// used, then re-executes each sender's queue on the head state and evicts the first
-    /// transaction that fails (with every later one of that sender, which cannot execute without
-    /// it). Each eviction is logged with its reason. Does nothing when the head has not moved
-    /// since the last call.
+    /// Brings the pool in line with the current head. When the head does not descend from the
+    /// one the pool was last brought in line with (a reorganization), the transactions of the
+    /// blocks abandoned since are put back first, so that those the new branch lacks and that are
+    /// still valid are included later. Then it drops every transaction whose nonce a block used,
+    /// re-executes each sender's queue on the head state and evicts the first transaction that
+    /// fails (with every later one of that sender, which cannot execute without it), each with a
+    /// logged reason. Does nothing when the head has not moved since the last call. Because the
+    /// pool remembers which head it followed, no caller can miss a reorg between two calls.
     pub fn revalidate(&self, ledger: &Ledger) -> Vec<Eviction> {
         let head = ledger.head();
         let mut inner = self.inner.lock().expect("mempool lock");
         if inner.revalidated_at == Some(head.hash) {
             return Vec::new();
+        }
+        if let Some(previous) = inner.revalidated_at
+            && previous != head.header.parent_hash
+        {
+            match ledger.fork_of(&previous) {
+                Ok(fork) if !fork.abandoned.is_empty() => {
+                    let txs: Vec<Transaction> = fork
+                        .abandoned
+                        .into_iter()
+                        .flat_map(|b| b.transactions)
+                        .collect();
+                    let offered = txs.len();
+                    let back = inner.reinsert(txs, self.limit);
+                    tracing::info!(target: "mempool", ancestor = fork.ancestor_height, offered, back, "transactions of abandoned blocks put back");
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(target: "mempool", error = %e, "cannot read the abandoned branch; its transactions are not put back")
+                }
+            }
         }
         let senders: Vec<Address> = inner.by_sender.keys().copied().collect();
         let mut evictions = Vec::new();

@@ -60,33 +60,30 @@ pub struct Node {
     tasks: Vec<JoinHandle<()>>,
 }
 
-/// Keeps the mempool in line with the chain: on every new head it drops what blocks included and
-/// evicts what can no longer execute; after a reorganization it first puts back the transactions
-/// of the abandoned blocks, so that those the new branch lacks and that are still valid are
-/// included later (the others are evicted with a logged reason).
+/// Keeps the mempool in line with the chain on every new head ([`Mempool::revalidate`]: the
+/// transactions of abandoned blocks back after a reorg, then what blocks included out and what
+/// can no longer execute evicted with a logged reason).
 async fn revalidate_on_new_heads(
     ledger: Arc<Ledger>,
     mempool: Arc<Mempool>,
     cancel: CancellationToken,
 ) {
     let mut heads = ledger.subscribe_heads();
-    let mut last = heads.borrow_and_update().hash;
     let mut reorgs = ledger.reorgs();
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
             changed = heads.changed() => if changed.is_err() { return },
         }
-        let head = heads.borrow_and_update().clone();
-        let previous = std::mem::replace(&mut last, head.hash);
+        heads.borrow_and_update();
         // Nothing pending and no reorg: no task per imported block during a sync (several
         // imports may show as one head change, so the reorg counter tells, not the parent hash).
-        let reorged = std::mem::replace(&mut reorgs, ledger.reorgs()) != reorgs;
-        if !reorged && mempool.is_empty() {
+        let seen = std::mem::replace(&mut reorgs, ledger.reorgs());
+        if seen == reorgs && mempool.is_empty() {
             continue;
         }
         let (ledger, mempool) = (ledger.clone(), mempool.clone());
-        let _ = tokio::task::spawn_blocking(move || mempool.follow_head(&ledger, &previous)).await;
+        let _ = tokio::task::spawn_blocking(move || mempool.revalidate(&ledger)).await;
     }
 }
 

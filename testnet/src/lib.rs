@@ -1,13 +1,14 @@
 //! Testnets as code. A network is described once, in a TOML manifest under `deploy/testnets/`
 //! ([`manifest`]), and generated into what a target needs: the genesis and validator key files
 //! every node mounts ([`files`]), the compose file ([`compose`]) and the Docker Swarm stack file
-//! ([`swarm`]). The top-level `docker-compose.yml` is the compose output of
-//! `deploy/testnets/demo.toml` and `deploy/swarm/demo.yml` its Swarm output; a test fails when
-//! they disagree. The runner (phases, perturbations, load, assertions) and the Kubernetes target
-//! are not built yet.
+//! ([`swarm`]) and a kustomize directory for Kubernetes ([`kubernetes`]). The top-level
+//! `docker-compose.yml` is the compose output of `deploy/testnets/demo.toml`, and
+//! `deploy/swarm/demo.yml` and `deploy/kubernetes/demo/` its other outputs; a test fails when
+//! they disagree. The runner (phases, perturbations, load, assertions) is not built yet.
 
 pub mod compose;
 pub mod files;
+pub mod kubernetes;
 pub mod manifest;
 pub mod swarm;
 
@@ -24,6 +25,8 @@ pub enum Target {
     /// `deploy/swarm/<network>.yml`, a stack file for `docker stack deploy`, plus the network's
     /// files.
     Swarm,
+    /// `deploy/kubernetes/<network>/`, a kustomize directory (`kubectl apply -k`).
+    Kubernetes,
 }
 
 /// Everything `target` needs for the manifest at `manifest_path` (relative to `root`, the
@@ -43,6 +46,18 @@ pub fn generate(target: Target, root: &Path, manifest_path: &str) -> anyhow::Res
             path: swarm::stack_path(&m.network.name),
             bytes: swarm::stack_file(&m, manifest_path).into_bytes(),
         }),
+        Target::Kubernetes => {
+            let mut given = Vec::new();
+            for node in m.nodes.iter().filter(|n| n.key.is_some()) {
+                let file = node.key_file().expect("a node with a key file");
+                let path = root.join(&m.network.files).join(&file);
+                let bytes =
+                    std::fs::read(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                given.push((file, bytes));
+            }
+            let copies = kubernetes::kustomize(&m, manifest_path, &outputs, &given);
+            outputs.extend(copies);
+        }
     }
     Ok(outputs)
 }

@@ -1,6 +1,6 @@
 //! The committed deployment files are what the manifests give: `deploy/testnets/demo.toml`
-//! regenerates the top-level `docker-compose.yml`, `deploy/swarm/demo.yml` and
-//! `deploy/testnet/genesis.json` byte for byte.
+//! regenerates the top-level `docker-compose.yml`, `deploy/swarm/demo.yml`,
+//! `deploy/kubernetes/demo/` and `deploy/testnet/genesis.json` byte for byte.
 
 use std::path::PathBuf;
 
@@ -15,6 +15,18 @@ fn demo_manifest_regenerates_the_committed_files_byte_for_byte() {
         testnet::generate(testnet::Target::Swarm, &root, "deploy/testnets/demo.toml").unwrap();
     assert_eq!(swarm.last().unwrap().path, "deploy/swarm/demo.yml");
     outputs.extend(swarm);
+    let kubernetes = testnet::generate(
+        testnet::Target::Kubernetes,
+        &root,
+        "deploy/testnets/demo.toml",
+    )
+    .unwrap();
+    assert!(
+        kubernetes
+            .iter()
+            .any(|o| o.path == "deploy/kubernetes/demo/kustomization.yaml")
+    );
+    outputs.extend(kubernetes);
     for o in &outputs {
         let committed = std::fs::read_to_string(root.join(&o.path)).unwrap();
         let generated = String::from_utf8(o.bytes.clone()).unwrap();

@@ -172,8 +172,7 @@ pub struct SimNode {
     pub engine: Arc<SyncEngine>,
     pub gossip: Arc<TxGossip>,
     queue: GossipQueue,
-    /// The head the mempool last followed.
-    followed: Hash,
+    state: Arc<SyncState>,
 }
 
 /// The network.
@@ -184,6 +183,8 @@ pub struct Net {
     pub keys: Vec<Option<Keypair>>,
     pub nodes: Vec<Option<SimNode>>,
     dirs: Vec<tempfile::TempDir>,
+    /// Killed nodes' ledgers, until the last task holding one lets go.
+    closing: Vec<Option<std::sync::Weak<Ledger>>>,
     shared: Arc<Shared>,
     pub slot: u64,
     rng: StdRng,
@@ -241,6 +242,7 @@ impl Net {
             keys,
             nodes: (0..n).map(|_| None).collect(),
             dirs: (0..n).map(|_| tempfile::tempdir().unwrap()).collect(),
+            closing: (0..n).map(|_| None).collect(),
             shared,
             slot: 0,
             rng: StdRng::seed_from_u64(seed),
@@ -275,6 +277,7 @@ impl Net {
                 book.add(&address(j)).unwrap();
             }
         }
+        let state = Arc::new(SyncState::default());
         let engine = SyncEngine::new(
             ledger.clone(),
             book,
@@ -282,7 +285,7 @@ impl Net {
                 from: i,
                 shared: self.shared.clone(),
             }),
-            Arc::new(SyncState::default()),
+            state.clone(),
             SyncConfig {
                 headers_per_request: 64,
                 bodies_per_request: 16,
@@ -298,13 +301,13 @@ impl Net {
             gossip: gossip.clone(),
         });
         self.nodes[i] = Some(SimNode {
-            followed: ledger.head().hash,
             ledger,
             mempool,
             producer,
             engine,
             gossip,
             queue,
+            state,
         });
     }
 
@@ -382,15 +385,30 @@ impl Net {
         }
     }
 
-    /// Stops node `n` at once (its database closes as after a crash between two writes).
+    /// Stops node `n` at once (its database closes as after a crash between two writes, once
+    /// the last task still holding it, e.g. the validation of a header race's slower answer,
+    /// ends).
     pub fn kill(&mut self, n: usize) {
         self.shared.endpoints.lock().unwrap()[n] = None;
-        self.nodes[n] = None;
+        if let Some(node) = self.nodes[n].take() {
+            self.closing[n] = Some(Arc::downgrade(&node.ledger));
+        }
     }
 
-    /// Starts node `n` again on its data directory.
-    pub fn restart(&mut self, n: usize) {
+    /// Starts node `n` again on its data directory (after its old database is closed: polled,
+    /// at most 10 s).
+    pub async fn restart(&mut self, n: usize) {
         assert!(self.nodes[n].is_none(), "node {n} is running");
+        if let Some(old) = self.closing[n].take() {
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while old.upgrade().is_some() {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "node {n}'s database is still open 10 s after it was killed"
+                );
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
         self.start(n);
         for j in 0..self.nodes.len() {
             if j != n
@@ -467,9 +485,8 @@ impl Net {
         }
         // Each mempool follows its node's head, as the node's head task does.
         for i in self.live() {
-            let n = self.nodes[i].as_mut().unwrap();
-            let previous = std::mem::replace(&mut n.followed, n.ledger.head().hash);
-            n.mempool.follow_head(&n.ledger, &previous);
+            let n = self.node(i);
+            n.mempool.revalidate(&n.ledger);
         }
         self.check_finality();
     }
@@ -524,13 +541,68 @@ impl Net {
                 return n;
             }
         }
+        let views: Vec<String> = self
+            .live()
+            .iter()
+            .map(|i| {
+                let n = self.node(*i);
+                let peers: Vec<String> = n
+                    .state
+                    .snapshot()
+                    .peers
+                    .iter()
+                    .map(|p| format!("{} {:?} h{} s{}", p.address, p.state, p.height, p.score))
+                    .collect();
+                let f = n.ledger.finalized();
+                let on_others: Vec<String> = self
+                    .live()
+                    .iter()
+                    .map(|j| {
+                        let other = self.node(*j).ledger.store().canonical_hash(f.height);
+                        format!("{j}:{}", other.ok().flatten() == Some(f.hash))
+                    })
+                    .collect();
+                format!(
+                    "node {i}: height {} finalized {} (canonical there on {}) peers [{}]",
+                    n.ledger.head().header.height,
+                    f.height,
+                    on_others.join(" "),
+                    peers.join(", ")
+                )
+            })
+            .collect();
+        let chains: Vec<String> = self
+            .live()
+            .iter()
+            .map(|i| format!("node {i}: {}", self.describe_chain(*i)))
+            .collect();
         panic!(
-            "no agreement after {max} slots: heads {:?}",
-            self.live()
-                .iter()
-                .map(|i| (i, self.node(*i).ledger.head().header.height))
-                .collect::<Vec<_>>()
+            "no agreement after {max} slots:\n{}\n{}",
+            views.join("\n"),
+            chains.join("\n")
         );
+    }
+
+    /// The canonical chain of node `i` as `height:producer:hash-prefix`, from genesis.
+    fn describe_chain(&self, i: usize) -> String {
+        let l = &self.node(i).ledger;
+        let head = l.head().header.height;
+        (1..=head)
+            .map(|h| {
+                let b = l.header_at(h).unwrap().unwrap();
+                let who = self
+                    .keys
+                    .iter()
+                    .position(|k| k.as_ref().map(Keypair::public) == Some(b.producer))
+                    .map_or("?".into(), |p| p.to_string());
+                format!(
+                    "{h}:v{who}:s{}:{}",
+                    l.rules().slot(&b),
+                    &hex::encode(b.hash())[..4]
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     /// True when every running node has the same head.
