@@ -400,6 +400,27 @@ async fn validators_produce_on_their_own_through_a_stop_and_a_network_cut() {
     .await
     .unwrap();
     assert_eq!(tally.included, hashes.len());
+    // A transfer sent to the follower, which never produces, is pushed on to the validators and
+    // included by whichever leads next (`tx send` waits for its inclusion).
+    let via_follower = cluster
+        .luxtensor(
+            3,
+            &[
+                "tx",
+                "send",
+                "--from-dev",
+                "2",
+                "--to",
+                "0x00000000000000000000000000000000000000bb",
+                "--amount",
+                "7",
+            ],
+        )
+        .await;
+    assert!(
+        field(&via_follower, "included").starts_with("block 0x"),
+        "{via_follower}"
+    );
     finality.observe(&refs).await.unwrap();
     println!(
         "living network: split at {split}, node-c alone reached {minority_height}, converged at {}; {} transfers included once",
