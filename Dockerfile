@@ -60,10 +60,13 @@ COPY --from=build /usr/local/bin/luxtensor /usr/local/bin/luxtensor
 USER luxtensor
 WORKDIR /var/lib/luxtensor
 VOLUME ["/var/lib/luxtensor/data"]
+# Prometheus metrics on 9100 inside every container (not published by the compose file; scrape
+# from the testnet network, or unset LUXTENSOR_METRICS_LISTEN to turn them off).
 ENV LUXTENSOR_DATA_DIR=/var/lib/luxtensor/data \
     LUXTENSOR_LISTEN=0.0.0.0:50051 \
+    LUXTENSOR_METRICS_LISTEN=0.0.0.0:9100 \
     LUXTENSOR_NODE=http://127.0.0.1:50051
-EXPOSE 50051
+EXPOSE 50051 9100
 HEALTHCHECK --interval=2s --timeout=3s --start-period=10s --retries=15 CMD ["luxtensor", "health"]
 ENTRYPOINT ["luxtensor"]
 CMD ["--help"]

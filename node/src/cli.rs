@@ -114,6 +114,9 @@ pub struct RunArgs {
     /// Do not ask peers for their peers (know only --peer entries and peers that contact us).
     #[arg(long, env = "LUXTENSOR_NO_PEER_EXCHANGE")]
     pub no_peer_exchange: bool,
+    /// Serve Prometheus metrics on this address (`GET /metrics`); off when not given.
+    #[arg(long, env = "LUXTENSOR_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Log filter (tracing `EnvFilter` syntax).
     #[arg(long, env = "LUXTENSOR_LOG", default_value = "info")]
     pub log: String,

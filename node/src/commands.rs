@@ -37,6 +37,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
         .filter(|p| !p.trim().is_empty())
         .collect();
     config.paused = args.paused;
+    config.metrics_listen = args.metrics_listen;
     config.slot_transfers = args.slot_transfers;
     config.max_block_txs = args.max_block_txs;
     config.mempool_limit = args.mempool_limit;

@@ -193,6 +193,8 @@ pub struct NodeConfig {
     pub limits: ConnectionLimits,
     /// Free disk space (MiB) kept in reserve: writes are refused below it.
     pub min_free_disk_mib: u64,
+    /// Where to serve Prometheus metrics (`/metrics`); none: not served.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl NodeConfig {
@@ -217,6 +219,7 @@ impl NodeConfig {
             ban_duration: Duration::from_secs(60),
             limits: ConnectionLimits::default(),
             min_free_disk_mib: 256,
+            metrics_listen: None,
         }
     }
 

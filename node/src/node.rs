@@ -43,6 +43,9 @@ pub enum NodeError {
     /// The server could not start.
     #[error(transparent)]
     Server(#[from] ServerError),
+    /// The metrics port could not be bound.
+    #[error(transparent)]
+    Metrics(#[from] crate::rpc::metrics::MetricsError),
     /// A bootstrap peer address is invalid.
     #[error("peer: {0}")]
     Peer(String),
@@ -55,6 +58,7 @@ pub struct Node {
     engine: Arc<SyncEngine>,
     producer: Arc<Producer>,
     local_addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     cancel: CancellationToken,
     production: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
@@ -171,6 +175,17 @@ impl Node {
             limits: config.limits.clone(),
         };
         let mut tasks = Vec::new();
+        let mut metrics_addr = None;
+        if let Some(addr) = config.metrics_listen {
+            let metrics = Arc::new(crate::rpc::metrics::Metrics::new(
+                ledger.clone(),
+                mempool.clone(),
+                sync_state.clone(),
+            ));
+            let (bound, task) = crate::rpc::metrics::serve(metrics, addr, cancel.clone()).await?;
+            metrics_addr = Some(bound);
+            tasks.push(task);
+        }
         let server_cancel = cancel.clone();
         tasks.push(tokio::spawn(async move {
             if let Err(e) = server.serve(services, server_cancel.clone()).await {
@@ -212,6 +227,7 @@ impl Node {
             engine,
             producer,
             local_addr,
+            metrics_addr,
             cancel,
             production,
             tasks,
@@ -226,6 +242,11 @@ impl Node {
     /// The gRPC address actually bound.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The metrics address actually bound, when metrics are served.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// The ledger.

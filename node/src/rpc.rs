@@ -7,6 +7,7 @@ pub mod connections;
 pub mod control;
 pub mod convert;
 pub mod errors;
+pub mod metrics;
 pub mod query;
 pub mod server;
 pub mod transactions;

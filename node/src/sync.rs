@@ -91,13 +91,31 @@ pub struct SyncSnapshot {
     pub peers: Vec<PeerReport>,
 }
 
-/// Shared, updatable sync progress.
+/// Shared, updatable sync progress, and what sync imported since start.
 #[derive(Debug, Default)]
 pub struct SyncState {
     inner: RwLock<SyncSnapshot>,
+    imported_blocks: std::sync::atomic::AtomicU64,
+    imported_transactions: std::sync::atomic::AtomicU64,
 }
 
 impl SyncState {
+    /// Counts blocks (and their transactions) sync stored.
+    pub fn count_imported(&self, blocks: u64, transactions: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.imported_blocks.fetch_add(blocks, Relaxed);
+        self.imported_transactions.fetch_add(transactions, Relaxed);
+    }
+
+    /// Blocks and transactions sync stored since start.
+    pub fn imported(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.imported_blocks.load(Relaxed),
+            self.imported_transactions.load(Relaxed),
+        )
+    }
+
     /// A copy of the current progress.
     pub fn snapshot(&self) -> SyncSnapshot {
         self.inner.read().expect("sync state lock").clone()

@@ -406,6 +406,8 @@ impl SyncEngine {
                 })
                 .collect();
             let imported = import_verified(self.ledger.clone(), blocks).await;
+            self.state
+                .count_imported(imported.stored, imported.transactions);
             moved += imported.moved;
             if let Some((height, e)) = imported.failure {
                 if e.is_invalid_block() {

@@ -12,6 +12,10 @@ use crate::ledger::{ImportError, ImportOutcome, Ledger};
 pub struct Imported {
     /// Blocks that moved the canonical head (extended it or won fork choice).
     pub moved: u64,
+    /// Blocks stored (the moved ones and those kept on a side branch).
+    pub stored: u64,
+    /// Transactions in the stored blocks.
+    pub transactions: u64,
     /// The first block that failed, with why; blocks after it were not tried.
     pub failure: Option<(u64, ImportError)>,
 }
@@ -19,28 +23,39 @@ pub struct Imported {
 /// Imports `blocks` in order, stopping at the first failure.
 pub async fn import_verified(ledger: Arc<Ledger>, blocks: Vec<Block>) -> Imported {
     let task = tokio::task::spawn_blocking(move || {
-        let mut moved = 0u64;
+        let mut done = Imported {
+            moved: 0,
+            stored: 0,
+            transactions: 0,
+            failure: None,
+        };
         for block in &blocks {
-            match ledger.import_verified_block(block, ledger.now_ms()) {
-                Ok(ImportOutcome::Extended | ImportOutcome::Reorganized { .. }) => moved += 1,
-                Ok(ImportOutcome::SideChain | ImportOutcome::AlreadyKnown) => {}
+            let outcome = match ledger.import_verified_block(block, ledger.now_ms()) {
+                Ok(outcome) => outcome,
                 Err(e) => {
-                    return Imported {
-                        moved,
-                        failure: Some((block.header.height, e)),
-                    };
+                    done.failure = Some((block.header.height, e));
+                    return done;
                 }
+            };
+            if matches!(
+                outcome,
+                ImportOutcome::Extended | ImportOutcome::Reorganized { .. }
+            ) {
+                done.moved += 1;
+            }
+            if outcome != ImportOutcome::AlreadyKnown {
+                done.stored += 1;
+                done.transactions += block.transactions.len() as u64;
             }
         }
-        Imported {
-            moved,
-            failure: None,
-        }
+        done
     });
     match task.await {
         Ok(imported) => imported,
         Err(e) => Imported {
             moved: 0,
+            stored: 0,
+            transactions: 0,
             failure: Some((
                 0,
                 ImportError::Ledger(crate::ledger::LedgerError::Inconsistent(format!(

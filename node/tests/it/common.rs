@@ -166,6 +166,8 @@ pub struct Spec {
     pub discovery: bool,
     /// Advertise no address (peers reach it only through what they were given, e.g. a proxy).
     pub hidden: bool,
+    /// Serve Prometheus metrics on a loopback port.
+    pub metrics: bool,
 }
 
 impl Spec {
@@ -178,6 +180,7 @@ impl Spec {
             producing: false,
             discovery: true,
             hidden: false,
+            metrics: false,
         }
     }
     pub fn key(mut self, k: Keypair) -> Self {
@@ -195,6 +198,11 @@ impl Spec {
     /// No peer exchange: the node only knows the peers it is given or that contact it.
     pub fn no_discovery(mut self) -> Self {
         self.discovery = false;
+        self
+    }
+    /// Serve Prometheus metrics (`TestNode::node.metrics_addr()`).
+    pub fn metrics(mut self) -> Self {
+        self.metrics = true;
         self
     }
     /// Advertise no address and ask nobody for peers: the node knows only the peers it is given.
@@ -231,6 +239,9 @@ pub fn node_config(spec: &Spec, dir: &std::path::Path) -> NodeConfig {
     if spec.hidden {
         c.advertise = Some(String::new());
     }
+    if spec.metrics {
+        c.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    }
     c
 }
 
@@ -259,6 +270,25 @@ pub async fn converged(nodes: &[&TestNode], min_height: u64) -> testkit::Converg
     testkit::converge(&kits, min_height, T)
         .await
         .unwrap_or_else(|e| panic!("nodes did not converge: {e}"))
+}
+
+/// `GET path` over plain HTTP/1.1 on `addr`; the body.
+pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut out = String::new();
+    tokio::time::timeout(T, s.read_to_string(&mut out))
+        .await
+        .expect("an answer within the deadline")
+        .unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").expect("an HTTP answer");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    body.to_string()
 }
 
 /// Waits until `node` reports `height` or more.

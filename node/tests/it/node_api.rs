@@ -509,3 +509,52 @@ async fn bad_requests_get_precise_errors_and_control_needs_the_token() {
     );
     n.node.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_metrics_show_heights_peers_and_what_sync_imported() {
+    let v = validator(0);
+    let g = genesis(std::slice::from_ref(&v), 5);
+    let a = start(Spec::new(&g).key(v.clone()).metrics()).await;
+    a.kit.produce(3, 2).await.unwrap();
+    let b = start(Spec::new(&g).peer(&a.addr).metrics()).await;
+    wait_height(&b, 3).await;
+    let value = |text: &str, series: &str| -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+    };
+    let on_a = http_get(a.node.metrics_addr().unwrap(), "/metrics").await;
+    assert_eq!(
+        value(&on_a, "luxtensor_chain_height_blocks{status=\"head\"}"),
+        Some(3.0),
+        "{on_a}"
+    );
+    // One validator: every block is final at once.
+    assert_eq!(
+        value(&on_a, "luxtensor_chain_height_blocks{status=\"finalized\"}"),
+        Some(3.0)
+    );
+    assert!(
+        on_a.contains("# HELP luxtensor_reorgs Reorganizations"),
+        "{on_a}"
+    );
+    assert_eq!(value(&on_a, "luxtensor_reorgs_total"), Some(0.0));
+    let on_b = wait_until("node-b's metrics to count the synced blocks", || async {
+        let text = http_get(b.node.metrics_addr().unwrap(), "/metrics").await;
+        (value(&text, "luxtensor_sync_imported_blocks_total") == Some(3.0)).then_some(text)
+    })
+    .await;
+    assert_eq!(
+        value(&on_b, "luxtensor_sync_imported_transactions_total"),
+        Some(6.0),
+        "{on_b}"
+    );
+    assert_eq!(
+        value(&on_b, "luxtensor_peers{state=\"ready\"}"),
+        Some(1.0),
+        "{on_b}"
+    );
+    assert_eq!(value(&on_b, "luxtensor_sync_syncing"), Some(0.0));
+    for n in [a, b] {
+        n.node.shutdown().await;
+    }
+}
