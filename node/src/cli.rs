@@ -117,9 +117,21 @@ pub struct RunArgs {
     /// Serve Prometheus metrics on this address (`GET /metrics`); off when not given.
     #[arg(long, env = "LUXTENSOR_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Log format: human-readable text, or one JSON object per line.
+    #[arg(long, env = "LUXTENSOR_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
     /// Log filter (tracing `EnvFilter` syntax).
     #[arg(long, env = "LUXTENSOR_LOG", default_value = "info")]
     pub log: String,
+}
+
+/// How the node writes its logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {

@@ -18,11 +18,17 @@ use tonic::transport::Channel;
 
 /// `run`: start a node and serve until ctrl-c or SIGTERM.
 pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&args.log).context("--log filter")?)
-        .with_target(true)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_new(&args.log).context("--log filter")?;
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(true);
+    match args.log_format {
+        node::cli::LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .init(),
+        // One JSON object per line (timestamp, level, target, fields, span context).
+        node::cli::LogFormat::Json => logs.json().with_ansi(false).init(),
+    }
     let genesis = config::read_genesis(&args.genesis)?;
     let mut config = NodeConfig::new(args.data_dir, args.listen, genesis);
     config.advertise = args.advertise;

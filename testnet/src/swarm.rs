@@ -39,6 +39,7 @@ x-node: &node
     LUXTENSOR_GENESIS: /etc/luxtensor/genesis.json
     LUXTENSOR_CONTROL_TOKEN: ${{LUXTENSOR_CONTROL_TOKEN:-{token}}}
     LUXTENSOR_LOG: ${{LUXTENSOR_LOG:-info}}
+    LUXTENSOR_LOG_FORMAT: ${{LUXTENSOR_LOG_FORMAT:-text}}
   healthcheck:
     test: ["CMD", "luxtensor", "health"]
     interval: 2s

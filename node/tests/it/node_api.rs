@@ -558,3 +558,31 @@ async fn prometheus_metrics_show_heights_peers_and_what_sync_imported() {
         n.node.shutdown().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_parse_line_by_line() {
+    let v = validator(0);
+    let g = genesis(std::slice::from_ref(&v), 5);
+    let node = NodeProcess::spawn(&g, Some(&v), &["--log-format", "json", "--paused"], None);
+    wait_until("the node to answer", || async {
+        node.kit.status().await.ok()
+    })
+    .await;
+    node.kit.produce(2, 1).await.unwrap();
+    let log = wait_until("the second block in the log", || async {
+        let log = node.log();
+        (log.matches("produced block").count() >= 2).then_some(log)
+    })
+    .await;
+    let mut produced = 0;
+    for line in log.lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {line}"));
+        assert!(v["level"].is_string() && v["target"].is_string(), "{line}");
+        if v["fields"]["message"] == "produced block" {
+            assert!(v["fields"]["height"].is_u64(), "{line}");
+            produced += 1;
+        }
+    }
+    assert_eq!(produced, 2);
+}
