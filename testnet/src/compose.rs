@@ -41,6 +41,26 @@ pub fn command(node: &NodeSpec) -> Vec<String> {
     cmd
 }
 
+/// Every node's healthcheck: the gRPC health service says SERVING (compose and Swarm).
+pub(crate) const HEALTHCHECK: &str = r#"  healthcheck:
+    test: ["CMD", "luxtensor", "health"]
+    interval: 2s
+    timeout: 3s
+    retries: 30
+    start_period: 10s
+"#;
+
+/// Every node's environment (its entries, indented under `environment:`), with overridable
+/// defaults (compose and Swarm).
+pub(crate) fn environment(token: &str) -> String {
+    format!(
+        "    LUXTENSOR_GENESIS: /etc/luxtensor/genesis.json\n    \
+         LUXTENSOR_CONTROL_TOKEN: ${{LUXTENSOR_CONTROL_TOKEN:-{token}}}\n    \
+         LUXTENSOR_LOG: ${{LUXTENSOR_LOG:-info}}\n    \
+         LUXTENSOR_LOG_FORMAT: ${{LUXTENSOR_LOG_FORMAT:-text}}\n"
+    )
+}
+
 /// A YAML flow list of quoted strings.
 pub(crate) fn list(items: &[String]) -> String {
     let quoted: Vec<String> = items.iter().map(|s| format!("{s:?}")).collect();
@@ -63,6 +83,7 @@ pub fn compose_file(m: &Manifest, manifest_path: &str) -> String {
             let _ = writeln!(w, "# {line}");
         }
     }
+    let (health, env) = (HEALTHCHECK, environment(&m.network.control_token));
     let token = &m.network.control_token;
     let _ = write!(
         w,
@@ -78,18 +99,8 @@ x-node: &node
   build: *build
   restart: "no"
   networks: [testnet]
-  healthcheck:
-    test: ["CMD", "luxtensor", "health"]
-    interval: 2s
-    timeout: 3s
-    retries: 30
-    start_period: 10s
-  environment: &node-env
-    LUXTENSOR_GENESIS: /etc/luxtensor/genesis.json
-    LUXTENSOR_CONTROL_TOKEN: ${{LUXTENSOR_CONTROL_TOKEN:-{token}}}
-    LUXTENSOR_LOG: ${{LUXTENSOR_LOG:-info}}
-    LUXTENSOR_LOG_FORMAT: ${{LUXTENSOR_LOG_FORMAT:-text}}
-
+{health}  environment: &node-env
+{env}
 services:
 "#
     );

@@ -26,7 +26,10 @@ pub fn stack_file(m: &Manifest, manifest_path: &str) -> String {
         stack_path(&m.network.name),
         m.network.name
     );
-    let token = &m.network.control_token;
+    let (health, env) = (
+        crate::compose::HEALTHCHECK,
+        crate::compose::environment(&m.network.control_token),
+    );
     let files = format!("../../{}", m.network.files);
     let _ = write!(
         w,
@@ -36,17 +39,7 @@ x-node: &node
   image: ${{LUXTENSOR_IMAGE:-luxtensor-node:dev}}
   networks: [testnet]
   environment:
-    LUXTENSOR_GENESIS: /etc/luxtensor/genesis.json
-    LUXTENSOR_CONTROL_TOKEN: ${{LUXTENSOR_CONTROL_TOKEN:-{token}}}
-    LUXTENSOR_LOG: ${{LUXTENSOR_LOG:-info}}
-    LUXTENSOR_LOG_FORMAT: ${{LUXTENSOR_LOG_FORMAT:-text}}
-  healthcheck:
-    test: ["CMD", "luxtensor", "health"]
-    interval: 2s
-    timeout: 3s
-    retries: 30
-    start_period: 10s
-  deploy:
+{env}{health}  deploy:
     endpoint_mode: dnsrr
     replicas: 1
     restart_policy:
