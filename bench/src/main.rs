@@ -50,6 +50,9 @@ struct SyncArgs {
     /// `cargo build --release` leaves it).
     #[arg(long, env = "LUXTENSOR_NODE_BIN")]
     node_bin: Option<PathBuf>,
+    /// Run the syncing node with its Prometheus metrics on, scraped every second.
+    #[arg(long, env = "LUXTENSOR_BENCH_NODE_METRICS")]
+    node_metrics: bool,
 }
 
 fn node_binary(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
@@ -91,7 +94,14 @@ async fn bench_sync(args: SyncArgs) -> anyhow::Result<()> {
     }
     let exe = node_binary(args.node_bin)?;
     std::fs::create_dir_all(&args.work)?;
-    let report = sync::run(&cases, args.runs.max(1), &args.work, &exe).await?;
+    let report = sync::run(
+        &cases,
+        args.runs.max(1),
+        &args.work,
+        &exe,
+        args.node_metrics,
+    )
+    .await?;
     print!("{}", sync::table(&report));
     std::fs::write(&args.out, serde_json::to_string_pretty(&report)? + "\n")?;
     println!("\nJSON written to {}", args.out.display());

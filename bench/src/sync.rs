@@ -225,15 +225,31 @@ async fn sync_once(
     genesis_path: &Path,
     source: &str,
     want: (String, String),
+    metrics: bool,
 ) -> Result<(f64, f64, f64), BenchError> {
     let dir = tempfile::tempdir().map_err(setup)?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .map_err(setup)?
-        .local_addr()
-        .map_err(setup)?
-        .port();
+    let free_port = || -> Result<u16, BenchError> {
+        Ok(std::net::TcpListener::bind("127.0.0.1:0")
+            .map_err(setup)?
+            .local_addr()
+            .map_err(setup)?
+            .port())
+    };
+    let port = free_port()?;
+    let metrics_port = free_port()?;
     let rx0 = loopback_rx_bytes();
     let start = Instant::now();
+    let metrics_args = if metrics {
+        vec![
+            "--metrics-listen".to_string(),
+            format!("127.0.0.1:{metrics_port}"),
+        ]
+    } else {
+        Vec::new()
+    };
+    // With metrics on, they are scraped every second for the whole run, as the testnet's
+    // Prometheus does.
+    let scraper = metrics.then(|| tokio::spawn(scrape_every_second(metrics_port)));
     let mut child = Command::new(exe)
         .args([
             "run",
@@ -244,6 +260,7 @@ async fn sync_once(
             "--peer",
             source,
         ])
+        .args(&metrics_args)
         .arg("--data-dir")
         .arg(dir.path())
         .arg("--genesis")
@@ -285,9 +302,29 @@ async fn sync_once(
     };
     rss = rss.max(peak_rss_mib(child.id()));
     let rx = loopback_rx_bytes().saturating_sub(rx0);
+    if let Some(scraper) = scraper {
+        scraper.abort();
+    }
     let _ = child.kill();
     let _ = child.wait();
     Ok((result, rss, rx as f64 / (1024.0 * 1024.0)))
+}
+
+/// Fetches `GET /metrics` from 127.0.0.1:`port` every second until aborted (failures while the
+/// node starts are ignored).
+async fn scrape_every_second(port: u16) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        ticker.tick().await;
+        if let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+            let request = "GET /metrics HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n";
+            if s.write_all(request.as_bytes()).await.is_ok() {
+                let mut sink = Vec::new();
+                let _ = s.read_to_end(&mut sink).await;
+            }
+        }
+    }
 }
 
 /// Header phase alone: download `blocks` headers over gRPC and validate them (links, schedule,
@@ -332,6 +369,7 @@ pub(crate) async fn run(
     runs: usize,
     work: &Path,
     exe: &Path,
+    metrics: bool,
 ) -> Result<Report, BenchError> {
     let verify = verify_rates();
     eprintln!(
@@ -373,7 +411,7 @@ pub(crate) async fn run(
                     0.0,
                 )
             } else {
-                sync_once(exe, &genesis_path, &addr, want.clone()).await?
+                sync_once(exe, &genesis_path, &addr, want.clone(), metrics).await?
             };
             eprintln!(
                 "bench: {} run {}: {secs:.2}s, peak RSS {peak:.0} MiB",

@@ -1,6 +1,7 @@
 //! Scenarios against three real containers each (the image built from the top-level Dockerfile),
-//! compared over gRPC only: the seed demo (multi-node sync with a late joiner, 20 transfers),
-//! identical query answers, rejection of misbehaving peers, continuous production with a late
+//! compared over gRPC only: the seed demo (multi-node sync with a late joiner, 20 transfers,
+//! followed by the runner's dashboard, which must show the verdict and three equal heads),
+//! identical query answers, rejection of misbehaving peers (the ban on the dashboard's timeline), continuous production with a late
 //! joiner, and perturbations — restart, SIGKILL, pause, network cut — each ending with all nodes
 //! equal; and the living network: four nodes on the compose testnet's genesis, validators
 //! producing in their own slots through a stopped validator and a `docker network disconnect`
@@ -10,6 +11,7 @@ use std::time::Duration;
 
 use e2e::{Cluster, NodeSpec};
 use proto::node::v1::PeerState;
+use testkit::dashboard::Dashboard;
 use testkit::{
     FinalityWatch, NodeClient, check_transfers, converge, converge_final, query_answers,
     tally_transactions, wait_for, wait_for_height,
@@ -33,6 +35,13 @@ async fn seed_demo_transfers_and_identical_queries() {
         ],
     )
     .await;
+    // The runner's dashboard watches the three containers over their gRPC ports.
+    let dashboard = Dashboard::start(
+        "127.0.0.1:0".parse().unwrap(),
+        cluster.nodes().into_iter().cloned().collect(),
+    )
+    .await
+    .unwrap();
     let demo = testkit::demo::Demo {
         a: cluster.node(0).clone(),
         b: cluster.node(1).clone(),
@@ -40,10 +49,30 @@ async fn seed_demo_transfers_and_identical_queries() {
         timeout: T,
         interval: Duration::from_secs(1),
         once: true,
+        board: Some(dashboard.board.clone()),
     };
     demo.run().await.expect("the seed demo converges");
     let head = converge(&cluster.nodes(), 15, T).await.unwrap();
     assert_eq!(head.height, 15);
+    // The board shows the verdict, the late join, and all three rows on the proven head.
+    let board = wait_for("the dashboard to show three equal heads", T, || async {
+        let state = dashboard.board.snapshot();
+        let nodes = state["nodes"].as_array()?;
+        (nodes.len() == 3 && nodes.iter().all(|n| n["head"] == head.head_hash.as_str()))
+            .then_some(state)
+    })
+    .await
+    .unwrap();
+    assert_eq!(board["verdict"]["ok"], true, "{}", board["verdict"]);
+    assert!(
+        board["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "late join" && e["node"] == "node-c"),
+        "{}",
+        board["events"]
+    );
     for n in cluster.nodes() {
         let checked = check_transfers(n, head.height).await.unwrap();
         assert!(checked >= 6, "{}: {checked} accounts checked", n.name);
@@ -88,6 +117,12 @@ async fn misbehaving_peers_are_banned_and_store_nothing() {
         )
         .await;
         let (a, liar, fresh) = (cluster.node(0), cluster.node(1), cluster.node(2));
+        let dashboard = Dashboard::start(
+            "127.0.0.1:0".parse().unwrap(),
+            cluster.nodes().into_iter().cloned().collect(),
+        )
+        .await
+        .unwrap();
         a.produce(6, 3).await.unwrap();
         wait_for_height(liar, 6, T).await.unwrap();
         wait_for(&format!("{mode}: node-c to ban node-b"), T, || async {
@@ -97,6 +132,21 @@ async fn misbehaving_peers_are_banned_and_store_nothing() {
                 .any(|p| p.address == liar.peer_address && p.state() == PeerState::Banned)
                 .then_some(())
         })
+        .await
+        .unwrap();
+        // The dashboard's timeline shows the ban.
+        wait_for(
+            &format!("{mode}: the dashboard to show the ban"),
+            T,
+            || async {
+                let state = dashboard.board.snapshot();
+                state["events"]
+                    .as_array()?
+                    .iter()
+                    .any(|e| e["kind"] == "ban" && e["node"] == fresh.name.as_str())
+                    .then_some(())
+            },
+        )
         .await
         .unwrap();
         assert_eq!(

@@ -197,6 +197,18 @@ pub struct ClientArgs {
     /// Node gRPC endpoint.
     #[arg(long, env = "LUXTENSOR_NODE", default_value = "http://127.0.0.1:50051")]
     pub node: String,
+    /// Output: text for people, or one JSON object for scripts.
+    #[arg(long, env = "LUXTENSOR_OUTPUT", value_enum, default_value = "text")]
+    pub output: OutputFormat,
+}
+
+/// How client commands print their answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned lines for people.
+    Text,
+    /// One pretty-printed JSON object.
+    Json,
 }
 
 /// `block` flags.
@@ -263,6 +275,9 @@ pub struct TestnetArgs {
     /// Deadline for each waiting step.
     #[arg(long, env = "LUXTENSOR_TESTNET_TIMEOUT", default_value = "120s", value_parser = parse_duration)]
     pub timeout: std::time::Duration,
+    /// Serve the live dashboard (a web page) on this address, e.g. 127.0.0.1:8080.
+    #[arg(long, env = "LUXTENSOR_TESTNET_DASHBOARD")]
+    pub dashboard: Option<SocketAddr>,
 }
 
 /// `tx` subcommands.

@@ -7,7 +7,9 @@ use anyhow::{Context, bail};
 use node::chain::genesis::{GenesisAccount, GenesisValidator};
 use node::chain::types::parse_hex;
 use node::chain::{Address, Genesis, crypto::Keypair};
-use node::cli::{AccountArgs, BlockArgs, ClientArgs, GenesisArgs, RunArgs, TxGetArgs, TxSendArgs};
+use node::cli::{
+    AccountArgs, BlockArgs, ClientArgs, GenesisArgs, OutputFormat, RunArgs, TxGetArgs, TxSendArgs,
+};
 use node::config::{self, NodeConfig};
 use node::ledger::now_ms;
 use node::state::verify_proof;
@@ -15,6 +17,8 @@ use proto::node::v1 as api;
 use proto::node::v1::query_service_client::QueryServiceClient as QueryClient;
 use proto::node::v1::transaction_service_client::TransactionServiceClient;
 use tonic::transport::Channel;
+
+use crate::report;
 
 /// `run`: start a node and serve until ctrl-c or SIGTERM.
 pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -188,6 +192,10 @@ pub(crate) async fn status(args: &ClientArgs) -> anyhow::Result<()> {
         .get_status(api::GetStatusRequest {})
         .await?
         .into_inner();
+    if args.output == OutputFormat::Json {
+        report::print(&report::status(&s));
+        return Ok(());
+    }
     println!("chain id:     {}", s.chain_id);
     println!("genesis:      {}", s.genesis_hash);
     println!("height:       {}", s.height);
@@ -270,6 +278,10 @@ pub(crate) async fn block(args: &BlockArgs) -> anyhow::Result<()> {
     let h = block
         .header
         .context("node returned a block without a header")?;
+    if args.client.output == OutputFormat::Json {
+        report::print(&report::block(&h, &block.transactions));
+        return Ok(());
+    }
     println!("height:       {}", h.height);
     println!("hash:         {}", h.hash);
     println!("parent:       {}", h.parent_hash);
@@ -299,10 +311,13 @@ pub(crate) async fn account(args: &AccountArgs) -> anyhow::Result<()> {
         })
         .await?
         .into_inner();
-    println!("address:      {}", a.address);
-    println!("balance:      {}", a.balance);
-    println!("nonce:        {}", a.nonce);
-    println!("at height:    {} (state root {})", a.height, a.state_root);
+    let json = args.client.output == OutputFormat::Json;
+    if !json {
+        println!("address:      {}", a.address);
+        println!("balance:      {}", a.balance);
+        println!("nonce:        {}", a.nonce);
+        println!("at height:    {} (state root {})", a.height, a.state_root);
+    }
     if args.proof {
         let root = parse_hex::<32>("state root", &a.state_root)?;
         let nodes: Vec<Vec<u8>> = a
@@ -326,10 +341,15 @@ pub(crate) async fn account(args: &AccountArgs) -> anyhow::Result<()> {
                 proven.map(hex::encode)
             );
         }
-        println!(
-            "proof:        {} nodes, verified against the state root",
-            nodes.len()
-        );
+        if !json {
+            println!(
+                "proof:        {} nodes, verified against the state root",
+                nodes.len()
+            );
+        }
+    }
+    if json {
+        report::print(&report::account(&a, args.proof.then_some(true)));
     }
     Ok(())
 }
@@ -347,6 +367,10 @@ pub(crate) async fn health(args: &ClientArgs) -> anyhow::Result<()> {
         .status();
     if status != ServingStatus::Serving {
         bail!("node is {}", status.as_str_name());
+    }
+    if args.output == OutputFormat::Json {
+        report::print(&serde_json::json!({ "status": "SERVING" }));
+        return Ok(());
     }
     println!("SERVING");
     Ok(())
@@ -376,8 +400,17 @@ pub(crate) async fn testnet_run(args: &node::cli::TestnetArgs) -> anyhow::Result
             Some(&args.control_token),
         )?);
     }
+    let dashboard = match args.dashboard {
+        Some(addr) => {
+            let d = testkit::dashboard::Dashboard::start(addr, clients.clone()).await?;
+            println!("dashboard: http://{}/", d.addr);
+            Some(d)
+        }
+        None => None,
+    };
     let [a, b, c]: [testkit::NodeClient; 3] = clients.try_into().expect("three clients");
     let demo = testkit::demo::Demo {
+        board: dashboard.as_ref().map(|d| d.board.clone()),
         a,
         b,
         c,
@@ -452,11 +485,26 @@ pub(crate) async fn tx_send(args: &TxSendArgs) -> anyhow::Result<()> {
             Err(s) => return Err(describe_status(s)).context("SubmitTransaction"),
         }
     };
-    println!("submitted:    {hash}");
-    println!("from:         {sender} (nonce {nonce})");
-    println!("to:           {to}");
-    println!("amount:       {} (fee {})", args.amount, args.fee);
+    let json = args.client.output == OutputFormat::Json;
+    let mut sent = serde_json::json!({
+        "hash": hash,
+        "sender": sender.to_string(),
+        "nonce": nonce,
+        "recipient": to.to_string(),
+        "amount": args.amount,
+        "fee": args.fee,
+        "included": null,
+    });
+    if !json {
+        println!("submitted:    {hash}");
+        println!("from:         {sender} (nonce {nonce})");
+        println!("to:           {to}");
+        println!("amount:       {} (fee {})", args.amount, args.fee);
+    }
     if args.wait.is_zero() {
+        if json {
+            report::print(&sent);
+        }
         return Ok(());
     }
     let deadline = std::time::Instant::now() + args.wait;
@@ -467,10 +515,19 @@ pub(crate) async fn tx_send(args: &TxSendArgs) -> anyhow::Result<()> {
         {
             Ok(info) if !info.get_ref().pending => {
                 let info = info.into_inner();
-                println!(
-                    "included:     block {} at height {}",
-                    info.block_hash, info.height
-                );
+                if json {
+                    sent["included"] = serde_json::json!({
+                        "block_hash": info.block_hash,
+                        "height": info.height,
+                        "index": info.index,
+                    });
+                    report::print(&sent);
+                } else {
+                    println!(
+                        "included:     block {} at height {}",
+                        info.block_hash, info.height
+                    );
+                }
                 return Ok(());
             }
             // Pending in the node's mempool (or not even that yet): keep waiting.
@@ -498,7 +555,14 @@ pub(crate) async fn tx_get(args: &TxGetArgs) -> anyhow::Result<()> {
         .await
         .map_err(describe_status)?
         .into_inner();
-    let tx = info.transaction.context("node returned no transaction")?;
+    let tx = info
+        .transaction
+        .clone()
+        .context("node returned no transaction")?;
+    if args.client.output == OutputFormat::Json {
+        report::print(&report::tx_info(&info, &tx));
+        return Ok(());
+    }
     println!("hash:         {}", tx.hash);
     println!("from:         {} (nonce {})", tx.sender, tx.nonce);
     println!("to:           {}", tx.recipient);

@@ -1,6 +1,7 @@
 //! The `luxtensor` binary: parse the command line, then run a node or a client command.
 
 mod commands;
+mod report;
 
 use clap::Parser;
 use node::cli::{Cli, Command, GenesisCommand, KeysCommand, TestnetCommand, TxCommand};

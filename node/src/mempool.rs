@@ -90,6 +90,26 @@ pub enum MempoolError {
     State(String),
 }
 
+impl MempoolError {
+    /// The refusal's kind as a metric label.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::WrongChain { .. } => "wrong_chain",
+            Self::SmallOrderSender(_) => "small_order_sender",
+            Self::BadSignature(_) => "bad_signature",
+            Self::AlreadyPending { .. } => "already_pending",
+            Self::NonceTooLow { .. } => "nonce_too_low",
+            Self::NonceTooHigh { .. } => "nonce_too_high",
+            Self::InsufficientBalance { .. } => "insufficient_balance",
+            Self::Overflow => "overflow",
+            Self::RecipientOverflow(_) => "recipient_overflow",
+            Self::Full { .. } => "full",
+            Self::SenderFull { .. } => "sender_full",
+            Self::State(_) => "state",
+        }
+    }
+}
+
 impl From<LedgerError> for MempoolError {
     fn from(e: LedgerError) -> Self {
         Self::State(e.to_string())
@@ -186,6 +206,8 @@ impl Inner {
 pub struct Mempool {
     limit: usize,
     inner: Mutex<Inner>,
+    /// Refused submissions since start, per [`MempoolError::label`].
+    rejections: Mutex<std::collections::BTreeMap<&'static str, u64>>,
 }
 
 impl std::fmt::Debug for Mempool {
@@ -200,7 +222,14 @@ impl Mempool {
         Self {
             limit,
             inner: Mutex::new(Inner::default()),
+            rejections: Mutex::default(),
         }
+    }
+
+    /// Refused submissions since start, by reason label (only reasons that happened).
+    pub fn rejections(&self) -> Vec<(&'static str, u64)> {
+        let counts = self.rejections.lock().expect("mempool rejections lock");
+        counts.iter().map(|(k, v)| (*k, *v)).collect()
     }
 
     /// Number of pending transactions.
@@ -252,8 +281,21 @@ impl Mempool {
     }
 
     /// Admits `tx` if it would execute on the head state after the sender's pending
-    /// transactions.
+    /// transactions; a refusal is counted under its reason.
     pub fn submit(&self, tx: Transaction, ledger: &Ledger) -> Result<Hash, MempoolError> {
+        let result = self.admit(tx, ledger);
+        if let Err(e) = &result {
+            *self
+                .rejections
+                .lock()
+                .expect("mempool rejections lock")
+                .entry(e.label())
+                .or_default() += 1;
+        }
+        result
+    }
+
+    fn admit(&self, tx: Transaction, ledger: &Ledger) -> Result<Hash, MempoolError> {
         let chain_id = ledger.rules().chain_id;
         if tx.chain_id != chain_id {
             return Err(MempoolError::WrongChain {

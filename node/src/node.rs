@@ -148,6 +148,9 @@ impl Node {
         let cancel = CancellationToken::new();
         let reads = ReadBudget::default();
         let (gossip, gossip_queue) = TxGossip::new(ledger.clone(), mempool.clone());
+        let requests = config
+            .metrics_listen
+            .map(|_| crate::rpc::requests::GrpcRequests::default());
         let services = ServerConfig {
             query: QueryService::new(
                 ledger.clone(),
@@ -173,14 +176,19 @@ impl Node {
                 )
             }),
             limits: config.limits.clone(),
+            requests: requests.clone(),
         };
         let mut tasks = Vec::new();
         let mut metrics_addr = None;
         if let Some(addr) = config.metrics_listen {
             let metrics = Arc::new(crate::rpc::metrics::Metrics::new(
-                ledger.clone(),
-                mempool.clone(),
-                sync_state.clone(),
+                crate::rpc::metrics::Sources {
+                    ledger: ledger.clone(),
+                    mempool: mempool.clone(),
+                    sync: sync_state.clone(),
+                    book: book.clone(),
+                    requests: requests.clone().unwrap_or_default(),
+                },
             ));
             let (bound, task) = crate::rpc::metrics::serve(metrics, addr, cancel.clone()).await?;
             metrics_addr = Some(bound);

@@ -9,6 +9,7 @@ pub mod convert;
 pub mod errors;
 pub mod metrics;
 pub mod query;
+pub mod requests;
 pub mod server;
 pub mod transactions;
 

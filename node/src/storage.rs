@@ -356,6 +356,21 @@ impl Store {
         Ok(())
     }
 
+    /// Bytes the database's files take on disk now (SST files, logs, manifests): the sum of the
+    /// sizes of the files in its directory. Files that vanish while being counted (compaction) are
+    /// skipped.
+    pub fn disk_bytes(&self) -> u64 {
+        std::fs::read_dir(self.db.path())
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok()?.metadata().ok())
+                    .filter(|m| m.is_file())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
     /// Keeps `bytes` of the data directory's filesystem free: writes are refused below it, so
     /// RocksDB never runs out of space in the middle of a write or a flush.
     pub fn set_disk_reserve(&self, bytes: u64) {

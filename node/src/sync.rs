@@ -8,7 +8,7 @@
 //! - [`bodies`]: body downloads in batches, each an explicit state machine with a retry bound.
 //! - [`import`]: handing downloaded blocks to the ledger.
 //! - [`gossip`]: pushing admitted transactions on to peers, so they reach the next leader.
-//! - [`engine`]: the round loop that joins them.
+//! - [`engine`]: the round loop that joins them; [`telemetry`]: what it measures doing so.
 //! - [`server`]: serves our chain to peers; [`misbehave`] makes a node serve corrupt data on
 //!   purpose so tests can prove rejection.
 //!
@@ -26,6 +26,7 @@ pub mod misbehave;
 pub mod peer;
 pub mod peers;
 pub mod server;
+pub mod telemetry;
 pub mod wire;
 
 use std::sync::RwLock;
@@ -97,9 +98,15 @@ pub struct SyncState {
     inner: RwLock<SyncSnapshot>,
     imported_blocks: std::sync::atomic::AtomicU64,
     imported_transactions: std::sync::atomic::AtomicU64,
+    telemetry: telemetry::SyncTelemetry,
 }
 
 impl SyncState {
+    /// Sync's duration and depth histograms.
+    pub fn telemetry(&self) -> &telemetry::SyncTelemetry {
+        &self.telemetry
+    }
+
     /// Counts blocks (and their transactions) sync stored.
     pub fn count_imported(&self, blocks: u64, transactions: u64) {
         use std::sync::atomic::Ordering::Relaxed;

@@ -7,10 +7,12 @@
 //! error.
 
 use std::io::Write;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::checks::{converge, wait_for};
 use crate::client::{KitError, NodeClient};
+use crate::dashboard::{Board, EventKind};
 
 /// The three nodes and the pacing.
 #[derive(Clone, Debug)]
@@ -27,16 +29,14 @@ pub struct Demo {
     pub interval: Duration,
     /// Stop after the phases.
     pub once: bool,
+    /// The dashboard's board, told each phase, the late join and the verdict.
+    pub board: Option<Arc<Board>>,
 }
 
 fn say(text: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{text}");
     let _ = out.flush();
-}
-
-fn phase(n: u32, title: &str) {
-    say(&format!("\n=== Phase {n}: {title} ==="));
 }
 
 fn short(hash: &str) -> String {
@@ -52,9 +52,25 @@ impl Demo {
         [&self.a, &self.b, &self.c]
     }
 
-    /// Runs the phases, then (unless `once`) the live table until an error.
+    fn phase(&self, n: u32, title: &str) {
+        say(&format!("\n=== Phase {n}: {title} ==="));
+        if let Some(b) = &self.board {
+            b.phase(format!("{n}: {title}"));
+        }
+    }
+
+    /// Runs the phases, then (unless `once`) the live table until an error; the verdict goes to
+    /// the board too.
     pub async fn run(&self) -> Result<(), KitError> {
-        phase(0, "the nodes answer");
+        let result = self.run_phases().await;
+        if let (Some(b), Err(e)) = (&self.board, &result) {
+            b.verdict(false, format!("failed: {e}"));
+        }
+        result
+    }
+
+    async fn run_phases(&self) -> Result<(), KitError> {
+        self.phase(0, "the nodes answer");
         for n in self.nodes() {
             let s = wait_for(&format!("{} to answer", n.name), self.timeout, || async {
                 n.status().await.ok()
@@ -79,7 +95,7 @@ impl Demo {
         }
         let base = self.a.status().await?.height;
 
-        phase(1, &format!("{} produces 10 blocks", self.a.name));
+        self.phase(1, &format!("{} produces 10 blocks", self.a.name));
         let made = self.a.produce(10, 0).await?;
         say(&format!(
             "{} produced heights {}..={}",
@@ -88,7 +104,7 @@ impl Demo {
             made[made.len() - 1].height
         ));
 
-        phase(2, &format!("{} syncs from {}", self.b.name, self.a.name));
+        self.phase(2, &format!("{} syncs from {}", self.b.name, self.a.name));
         self.b.add_peer(&self.a.peer_address).await?;
         let c1 = converge(&[&self.a, &self.b], base + 10, self.timeout).await?;
         say(&format!(
@@ -99,7 +115,7 @@ impl Demo {
             short(&c1.head_hash)
         ));
 
-        phase(
+        self.phase(
             3,
             &format!("{} produces 5 blocks with 20 transfers", self.a.name),
         );
@@ -112,7 +128,7 @@ impl Demo {
             made[made.len() - 1].height
         ));
 
-        phase(
+        self.phase(
             4,
             &format!("{} joins knowing only {}", self.c.name, self.a.name),
         );
@@ -121,8 +137,15 @@ impl Demo {
             "{} was told of {}; it syncs from scratch and learns the other peers from it",
             self.c.name, self.a.peer_address
         ));
+        if let Some(b) = &self.board {
+            b.event(
+                EventKind::LateJoin,
+                Some(&self.c.name),
+                format!("{} joins knowing only {}", self.c.name, self.a.peer_address),
+            );
+        }
 
-        phase(
+        self.phase(
             5,
             &format!("{} catches up; all three verified equal", self.b.name),
         );
@@ -135,7 +158,7 @@ impl Demo {
             all.accounts_compared
         ));
 
-        phase(6, "standard queries on every node");
+        self.phase(6, "standard queries on every node");
         let head_block = self.a.block(all.height).await?;
         let recipient = head_block.transactions.first().map(|t| t.recipient.clone());
         for n in self.nodes() {
@@ -164,6 +187,9 @@ impl Demo {
             }
         }
         say("\nRESULT: converged");
+        if let Some(b) = &self.board {
+            b.verdict(true, format!("converged at height {}", all.height));
+        }
         if self.once {
             return Ok(());
         }
@@ -172,6 +198,9 @@ impl Demo {
 
     async fn live(&self) -> Result<(), KitError> {
         say("\n=== Live: every validator produces in its own slots; the table refreshes ===");
+        if let Some(b) = &self.board {
+            b.phase("live: every validator produces in its own slots");
+        }
         for n in self.nodes() {
             match n.set_production(false).await {
                 Ok(_) => say(&format!("{}: slot production resumed", n.name)),

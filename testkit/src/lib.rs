@@ -2,11 +2,12 @@
 //! [`client`] wraps a node's query and control APIs, [`checks`] polls with deadlines and proves
 //! convergence (heights, every block hash, state roots, every touched account, chain
 //! verification), and [`demo`] drives the multi-node demo phase by phase and shows a live
-//! convergence table; [`proxy`] is a TCP link a test can cut and heal (partitions between nodes
+//! convergence table; [`dashboard`] serves the live web page of a run; [`proxy`] is a TCP link a test can cut and heal (partitions between nodes
 //! on one machine). The node binary's `testnet run` and the `e2e` crate both use it.
 
 pub mod checks;
 pub mod client;
+pub mod dashboard;
 pub mod demo;
 pub mod proxy;
 

@@ -38,10 +38,18 @@ pub fn generate(target: Target, root: &Path, manifest_path: &str) -> anyhow::Res
     let (_, mut outputs) =
         files::network_files(&m, root).map_err(|e| anyhow::anyhow!("{manifest_path}: {e}"))?;
     match target {
-        Target::Compose => outputs.push(Output {
-            path: "docker-compose.yml".into(),
-            bytes: compose::compose_file(&m, manifest_path).into_bytes(),
-        }),
+        Target::Compose => {
+            outputs.push(Output {
+                path: "docker-compose.yml".into(),
+                bytes: compose::compose_file(&m, manifest_path).into_bytes(),
+            });
+            if let Some(config) = compose::prometheus_config(&m, manifest_path) {
+                outputs.push(Output {
+                    path: compose::prometheus_path(&m.network.name),
+                    bytes: config.into_bytes(),
+                });
+            }
+        }
         Target::Swarm => outputs.push(Output {
             path: swarm::stack_path(&m.network.name),
             bytes: swarm::stack_file(&m, manifest_path).into_bytes(),

@@ -99,6 +99,9 @@ pub struct Demo {
     /// Live table refresh interval (humantime, e.g. `3s`).
     #[serde(default = "default_interval")]
     pub interval: String,
+    /// Host port of the live dashboard (the driver serves it on 8080 inside its container);
+    /// none when absent.
+    pub dashboard_port: Option<u16>,
 }
 
 fn default_interval() -> String {
@@ -143,6 +146,8 @@ pub struct NodeSpec {
     pub slot_transfers: u32,
     /// Port published on the host (compose), none when absent.
     pub host_port: Option<u16>,
+    /// Host port of the node's Prometheus metrics (compose; 9100 inside), none when absent.
+    pub metrics_port: Option<u16>,
 }
 
 impl NodeSpec {
@@ -236,6 +241,11 @@ impl Manifest {
             {
                 return Err(field(at("host_port"), format!("port {p} is 0 or taken")));
             }
+            if let Some(p) = node.metrics_port
+                && (p == 0 || !ports.insert(p))
+            {
+                return Err(field(at("metrics_port"), format!("port {p} is 0 or taken")));
+            }
         }
         for node in &self.nodes {
             for peer in &node.peers {
@@ -257,6 +267,14 @@ impl Manifest {
             return Err(field("node", "at least one node must be a validator"));
         }
         if let Some(demo) = &self.demo {
+            if let Some(p) = demo.dashboard_port
+                && (p == 0 || ports.contains(&p))
+            {
+                return Err(field(
+                    "demo.dashboard_port",
+                    format!("port {p} is 0 or taken"),
+                ));
+            }
             if self.nodes.len() != 3 {
                 return Err(field(
                     "demo",

@@ -1,5 +1,5 @@
 //! The committed deployment files are what the manifests give: `deploy/testnets/demo.toml`
-//! regenerates the top-level `docker-compose.yml`, `deploy/swarm/demo.yml`,
+//! regenerates the top-level `docker-compose.yml`, `deploy/prometheus/demo.yml`, `deploy/swarm/demo.yml`,
 //! `deploy/kubernetes/demo/` and `deploy/testnet/genesis.json` byte for byte.
 
 use std::path::PathBuf;
@@ -10,7 +10,14 @@ fn demo_manifest_regenerates_the_committed_files_byte_for_byte() {
     let mut outputs =
         testnet::generate(testnet::Target::Compose, &root, "deploy/testnets/demo.toml").unwrap();
     let paths: Vec<&str> = outputs.iter().map(|o| o.path.as_str()).collect();
-    assert_eq!(paths, ["deploy/testnet/genesis.json", "docker-compose.yml"]);
+    assert_eq!(
+        paths,
+        [
+            "deploy/testnet/genesis.json",
+            "docker-compose.yml",
+            "deploy/prometheus/demo.yml"
+        ]
+    );
     let swarm =
         testnet::generate(testnet::Target::Swarm, &root, "deploy/testnets/demo.toml").unwrap();
     assert_eq!(swarm.last().unwrap().path, "deploy/swarm/demo.yml");

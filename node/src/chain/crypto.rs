@@ -128,8 +128,19 @@ pub fn is_valid_point(key: &PublicKey) -> bool {
     VerificationKey::try_from(key.0).is_ok()
 }
 
+/// Signatures this process verified (single checks, and every item of a batch that passed).
+/// Process-wide, so the metrics endpoint can export it without threading a counter through
+/// every validation path.
+static VERIFIED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Signatures verified by this process since it started (valid or not).
+pub fn verified_signatures() -> u64 {
+    VERIFIED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Verifies one signature.
 pub fn verify(key: &PublicKey, message: &[u8], signature: &Signature) -> Result<(), CryptoError> {
+    VERIFIED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let vk = VerificationKey::try_from(key.0).map_err(|_| CryptoError::BadPublicKey)?;
     vk.verify(&ed25519_consensus::Signature::from(signature.0), message)
         .map_err(|_| CryptoError::BadSignature)
@@ -156,6 +167,7 @@ pub fn verify_batch(items: &[VerifyItem<'_>]) -> Result<(), BatchFailure> {
         ));
     }
     if verifier.verify(rand::thread_rng()).is_ok() {
+        VERIFIED.fetch_add(items.len() as u64, std::sync::atomic::Ordering::Relaxed);
         return Ok(());
     }
     first_failure(items, 0)

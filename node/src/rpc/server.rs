@@ -1,7 +1,8 @@
 //! Assembles every gRPC service on one listener: health (`grpc.health.v1`, SERVING once the
 //! database is open), reflection v1 and v1alpha (grpcurl 1.8 speaks only v1alpha; the
 //! `google.rpc` error detail types are registered too, so grpcurl prints `ErrorInfo`), query,
-//! transactions, sync, and control when a token is configured. Message sizes are bounded.
+//! transactions, sync, and control when a token is configured. Message sizes are bounded; every
+//! answer is counted by method and code when metrics are on.
 
 use std::net::SocketAddr;
 
@@ -55,6 +56,8 @@ pub struct ServerConfig {
     pub control: Option<(ControlService, String)>,
     /// Connection, stream and time limits.
     pub limits: ConnectionLimits,
+    /// Request counters, when metrics are on.
+    pub requests: Option<super::requests::GrpcRequests>,
 }
 
 /// A bound gRPC server.
@@ -127,6 +130,7 @@ impl RpcServer {
         let limits = config.limits;
         let incoming = incoming(self.listener, &limits);
         tonic::transport::Server::builder()
+            .layer(super::requests::CountRequests(config.requests))
             .max_concurrent_streams(limits.max_streams_per_connection)
             .http2_keepalive_interval(Some(limits.keepalive_interval))
             .http2_keepalive_timeout(Some(limits.keepalive_timeout))

@@ -225,6 +225,32 @@ pub struct PeerBook {
     ban_duration: Duration,
     own_address: Option<String>,
     store: Option<Arc<dyn BanStore>>,
+    /// Bans since start, per offence, in [`Offence::ALL`] order.
+    bans_by_offence: [std::sync::atomic::AtomicU64; 6],
+}
+
+impl Offence {
+    /// Every offence, in the order ban counters are kept.
+    pub const ALL: [Offence; 6] = [
+        Offence::InvalidData,
+        Offence::Protocol,
+        Offence::Withheld,
+        Offence::Timeout,
+        Offence::Slow,
+        Offence::Unreachable,
+    ];
+
+    /// The offence as a metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::InvalidData => "invalid_data",
+            Self::Protocol => "protocol",
+            Self::Withheld => "withheld",
+            Self::Timeout => "timeout",
+            Self::Slow => "slow",
+            Self::Unreachable => "unreachable",
+        }
+    }
 }
 
 /// Checks a `host:port` address.
@@ -261,6 +287,7 @@ impl PeerBook {
             ban_duration,
             own_address,
             store: None,
+            bans_by_offence: Default::default(),
         }
     }
 
@@ -450,6 +477,16 @@ impl PeerBook {
         }
     }
 
+    /// Bans since this book was made, per offence (every offence listed, zeros included).
+    pub fn bans_by_offence(&self) -> [(Offence, u64); 6] {
+        std::array::from_fn(|i| {
+            (
+                Offence::ALL[i],
+                self.bans_by_offence[i].load(std::sync::atomic::Ordering::Relaxed),
+            )
+        })
+    }
+
     /// How long the `count`-th ban lasts: the ban duration, doubled for each earlier ban, at most
     /// [`MAX_BAN`].
     pub fn ban_length(&self, count: u32) -> Duration {
@@ -490,6 +527,9 @@ impl PeerBook {
             return false;
         }
         e.bans += 1;
+        if let Some(i) = Offence::ALL.iter().position(|o| *o == offence) {
+            self.bans_by_offence[i].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         let length = self.ban_length(e.bans);
         e.state = State::Banned(now + length);
         e.status = None;
@@ -722,6 +762,20 @@ mod tests {
             bans.retain(|b| b.address != ban.address);
             bans.push(ban.clone());
         }
+    }
+
+    #[test]
+    fn bans_are_counted_per_offence() {
+        let book = PeerBook::new(8, Duration::from_secs(60), None);
+        book.add("liar:1").unwrap();
+        book.add("drip:1").unwrap();
+        assert!(book.penalize("liar:1", Offence::InvalidData, "bad block"));
+        assert!(book.penalize("drip:1", Offence::Slow, "drip"));
+        assert!(!book.penalize("drip:1", Offence::Unreachable, "gone"));
+        let bans = book.bans_by_offence();
+        assert_eq!(bans[0], (Offence::InvalidData, 1));
+        assert_eq!(bans[4], (Offence::Slow, 1));
+        assert_eq!(bans.iter().map(|(_, n)| n).sum::<u64>(), 2);
     }
 
     #[test]

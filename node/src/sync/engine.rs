@@ -290,10 +290,17 @@ impl SyncEngine {
             Miss::Fault(fault)
         };
         let client = self.peers.client(address).map_err(charge)?;
+        let started = Instant::now();
         let headers = client
             .headers(locator, self.config.headers_per_request)
             .await
             .map_err(|e| charge(Fault::from_peer_error(address, &e)))?;
+        if !headers.is_empty() {
+            self.state
+                .telemetry()
+                .header_download_seconds
+                .observe(started.elapsed().as_secs_f64());
+        }
         if headers.len() > self.config.headers_per_request as usize {
             return Err(charge(Fault::new(
                 address,
@@ -378,6 +385,7 @@ impl SyncEngine {
                         .holders(source, headers[last].height, &hashes[last]);
                     let candidates = bodies::candidates(n, source, &holders);
                     let mut batch = Batch::new(range.clone());
+                    let started = Instant::now();
                     let bodies = bodies::download(
                         &self.peers,
                         rules,
@@ -388,6 +396,12 @@ impl SyncEngine {
                         &hashes[range],
                     )
                     .await;
+                    if bodies.is_ok() {
+                        self.state
+                            .telemetry()
+                            .body_download_seconds
+                            .observe(started.elapsed().as_secs_f64());
+                    }
                     (batch, bodies)
                 }
             })
@@ -408,6 +422,13 @@ impl SyncEngine {
             let imported = import_verified(self.ledger.clone(), blocks).await;
             self.state
                 .count_imported(imported.stored, imported.transactions);
+            let telemetry = self.state.telemetry();
+            for seconds in &imported.seconds {
+                telemetry.block_import_seconds.observe(*seconds);
+            }
+            for depth in &imported.reorg_depths {
+                telemetry.reorg_depth_blocks.observe(*depth as f64);
+            }
             moved += imported.moved;
             if let Some((height, e)) = imported.failure {
                 if e.is_invalid_block() {

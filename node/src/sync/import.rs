@@ -18,6 +18,10 @@ pub struct Imported {
     pub transactions: u64,
     /// The first block that failed, with why; blocks after it were not tried.
     pub failure: Option<(u64, ImportError)>,
+    /// Seconds each stored block took to import.
+    pub seconds: Vec<f64>,
+    /// Blocks abandoned by each reorganization the run caused.
+    pub reorg_depths: Vec<u64>,
 }
 
 /// Imports `blocks` in order, stopping at the first failure.
@@ -28,8 +32,11 @@ pub async fn import_verified(ledger: Arc<Ledger>, blocks: Vec<Block>) -> Importe
             stored: 0,
             transactions: 0,
             failure: None,
+            seconds: Vec::with_capacity(blocks.len()),
+            reorg_depths: Vec::new(),
         };
         for block in &blocks {
+            let started = std::time::Instant::now();
             let outcome = match ledger.import_verified_block(block, ledger.now_ms()) {
                 Ok(outcome) => outcome,
                 Err(e) => {
@@ -37,6 +44,9 @@ pub async fn import_verified(ledger: Arc<Ledger>, blocks: Vec<Block>) -> Importe
                     return done;
                 }
             };
+            if let ImportOutcome::Reorganized { dropped, .. } = outcome {
+                done.reorg_depths.push(dropped);
+            }
             if matches!(
                 outcome,
                 ImportOutcome::Extended | ImportOutcome::Reorganized { .. }
@@ -44,6 +54,7 @@ pub async fn import_verified(ledger: Arc<Ledger>, blocks: Vec<Block>) -> Importe
                 done.moved += 1;
             }
             if outcome != ImportOutcome::AlreadyKnown {
+                done.seconds.push(started.elapsed().as_secs_f64());
                 done.stored += 1;
                 done.transactions += block.transactions.len() as u64;
             }
@@ -56,6 +67,8 @@ pub async fn import_verified(ledger: Arc<Ledger>, blocks: Vec<Block>) -> Importe
             moved: 0,
             stored: 0,
             transactions: 0,
+            seconds: Vec::new(),
+            reorg_depths: Vec::new(),
             failure: Some((
                 0,
                 ImportError::Ledger(crate::ledger::LedgerError::Inconsistent(format!(

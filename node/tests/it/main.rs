@@ -4,6 +4,7 @@
 
 mod common;
 mod crash;
+mod dashboard;
 mod ethereum_trie;
 mod fuzz;
 mod hostile;

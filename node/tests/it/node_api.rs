@@ -554,6 +554,78 @@ async fn prometheus_metrics_show_heights_peers_and_what_sync_imported() {
         "{on_b}"
     );
     assert_eq!(value(&on_b, "luxtensor_sync_syncing"), Some(0.0));
+    // Sync's histograms: one import per stored block, at least one header and one body request.
+    assert_eq!(
+        value(&on_b, "luxtensor_sync_block_import_duration_seconds_count"),
+        Some(3.0),
+        "{on_b}"
+    );
+    for series in [
+        "luxtensor_sync_header_download_duration_seconds_count",
+        "luxtensor_sync_body_download_duration_seconds_count",
+        "luxtensor_signatures_verified_total",
+        "luxtensor_database_size_bytes",
+    ] {
+        assert!(
+            value(&on_b, series).unwrap_or(0.0) >= 1.0,
+            "{series}: {on_b}"
+        );
+    }
+    assert_eq!(
+        value(&on_b, "luxtensor_reorg_depth_blocks_count"),
+        Some(0.0)
+    );
+    assert_eq!(
+        value(&on_b, "luxtensor_peer_bans_total{offence=\"invalid_data\"}"),
+        Some(0.0)
+    );
+    assert_eq!(value(&on_b, "luxtensor_equivocations"), Some(0.0));
+
+    // A refused replay is counted by reason in the mempool and by code over gRPC; a block above
+    // the head by its code.
+    let replay = a.kit.block(1).await.unwrap().transactions[0].clone();
+    let mut txs =
+        api::transaction_service_client::TransactionServiceClient::new(channel(&a.addr).await);
+    let refused = txs
+        .submit_transaction(api::SubmitTransactionRequest {
+            transaction: Some(replay),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert!(a.kit.block(99).await.is_err());
+    let on_a = http_get(a.node.metrics_addr().unwrap(), "/metrics").await;
+    assert_eq!(
+        value(
+            &on_a,
+            "luxtensor_mempool_rejected_total{reason=\"nonce_too_low\"}"
+        ),
+        Some(1.0),
+        "{on_a}"
+    );
+    for (series, at_least) in [
+        (
+            "luxtensor_grpc_requests_total{method=\"luxtensor.node.v1.TransactionService/SubmitTransaction\",code=\"FailedPrecondition\"}",
+            1.0,
+        ),
+        (
+            "luxtensor_grpc_requests_total{method=\"luxtensor.node.v1.QueryService/GetBlock\",code=\"OutOfRange\"}",
+            1.0,
+        ),
+        (
+            "luxtensor_grpc_requests_total{method=\"luxtensor.node.v1.QueryService/GetBlock\",code=\"OK\"}",
+            1.0,
+        ),
+        (
+            "luxtensor_grpc_requests_total{method=\"luxtensor.node.v1.ControlService/ProduceBlocks\",code=\"OK\"}",
+            1.0,
+        ),
+    ] {
+        assert!(
+            value(&on_a, series).is_some_and(|v| v >= at_least),
+            "{series}: {on_a}"
+        );
+    }
     for n in [a, b] {
         n.node.shutdown().await;
     }
