@@ -60,8 +60,8 @@ COPY --from=build /usr/local/bin/luxtensor /usr/local/bin/luxtensor
 USER luxtensor
 WORKDIR /var/lib/luxtensor
 VOLUME ["/var/lib/luxtensor/data"]
-# Prometheus metrics on 9100 inside every container (not published by the compose file; scrape
-# from the testnet network, or unset LUXTENSOR_METRICS_LISTEN to turn them off).
+# Prometheus metrics on 9100 inside every container (the compose testnet publishes them on
+# 127.0.0.1:9101-9103; unset LUXTENSOR_METRICS_LISTEN to turn them off).
 ENV LUXTENSOR_DATA_DIR=/var/lib/luxtensor/data \
     LUXTENSOR_LISTEN=0.0.0.0:50051 \
     LUXTENSOR_METRICS_LISTEN=0.0.0.0:9100 \

@@ -6,7 +6,8 @@
 
 Each attempt asks Chromium for the DOM after the page's scripts ran (`--dump-dom`) and reads the
 node rows (`tr[data-node]`, with `data-reachable`, `data-height`, `data-head`). It passes when
---nodes rows are rendered, every node answers, and all show the same head hash; it retries until
+the page got the runner's server-sent events (its live mark is on), --nodes rows are rendered,
+every node answers, and all show the same head hash; it retries until
 --timeout (a live network converges between two blocks) and fails with what it last saw. With
 --screenshot it then saves a PNG of the page (the README's picture is made this way).
 Standard library only; Chromium from Debian's `chromium` package (or --chromium PATH).
@@ -28,6 +29,7 @@ class Rows(html.parser.HTMLParser):
         self.rows = []
         self.verdict = None
         self.rendered = False
+        self.live = False
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -37,6 +39,8 @@ class Rows(html.parser.HTMLParser):
             self.verdict = a.get("data-verdict")
         if tag == "body" and "data-rendered" in a:
             self.rendered = True
+        if tag == "span" and a.get("id") == "live":
+            self.live = "on" in (a.get("class") or "").split()
 
 
 def chromium_binary(given):
@@ -77,7 +81,9 @@ def main():
             reachable = [r for r in rows if r.get("data-reachable") == "true"]
             seen = ", ".join(f"{r['data-node']}={r.get('data-height', '?')}/{(r.get('data-head') or 'down')[:10]}" for r in rows) or \
                 f"no node rows (chromium exit {out.returncode}: {out.stderr.strip()[-200:]})"
-            if parsed.rendered and len(rows) == args.nodes and len(reachable) == args.nodes and len(heads) == 1:
+            if not parsed.live:
+                seen += " (no server-sent event received yet)"
+            if parsed.rendered and parsed.live and len(rows) == args.nodes and len(reachable) == args.nodes and len(heads) == 1:
                 print(f"dashboard: {args.nodes} nodes show the same head {heads.pop()} at height "
                       f"{rows[0]['data-height']} (attempt {attempt}; verdict {parsed.verdict or 'running'})")
                 break

@@ -536,6 +536,10 @@ pub(crate) async fn tx_send(args: &TxSendArgs) -> anyhow::Result<()> {
             Err(s) => return Err(describe_status(s)).context("GetTransaction"),
         }
         if std::time::Instant::now() >= deadline {
+            if json {
+                // The hash is the script's handle on the transaction: print it anyway.
+                report::print(&sent);
+            }
             bail!(
                 "not included within {} (it may still be pending: a validator must produce a block)",
                 humantime::format_duration(args.wait)

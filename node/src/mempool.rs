@@ -90,6 +90,25 @@ pub enum MempoolError {
     State(String),
 }
 
+/// Where a submitted transaction came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Origin {
+    /// `SubmitTransaction` (a client).
+    Client,
+    /// `PushTransactions` (a peer's gossip).
+    Peer,
+}
+
+impl Origin {
+    /// The origin as a metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Client => "client",
+            Self::Peer => "peer",
+        }
+    }
+}
+
 impl MempoolError {
     /// The refusal's kind as a metric label.
     pub fn label(&self) -> &'static str {
@@ -206,8 +225,8 @@ impl Inner {
 pub struct Mempool {
     limit: usize,
     inner: Mutex<Inner>,
-    /// Refused submissions since start, per [`MempoolError::label`].
-    rejections: Mutex<std::collections::BTreeMap<&'static str, u64>>,
+    /// Refused submissions since start, per origin and [`MempoolError::label`].
+    rejections: Mutex<std::collections::BTreeMap<(Origin, &'static str), u64>>,
 }
 
 impl std::fmt::Debug for Mempool {
@@ -226,10 +245,10 @@ impl Mempool {
         }
     }
 
-    /// Refused submissions since start, by reason label (only reasons that happened).
-    pub fn rejections(&self) -> Vec<(&'static str, u64)> {
+    /// Refused submissions since start, by origin and reason label (only those that happened).
+    pub fn rejections(&self) -> Vec<(Origin, &'static str, u64)> {
         let counts = self.rejections.lock().expect("mempool rejections lock");
-        counts.iter().map(|(k, v)| (*k, *v)).collect()
+        counts.iter().map(|((o, r), n)| (*o, *r, *n)).collect()
     }
 
     /// Number of pending transactions.
@@ -280,16 +299,27 @@ impl Mempool {
         self.inner.lock().expect("mempool lock").evicted
     }
 
-    /// Admits `tx` if it would execute on the head state after the sender's pending
-    /// transactions; a refusal is counted under its reason.
+    /// Admits `tx`, submitted by a client, if it would execute on the head state after the
+    /// sender's pending transactions; a refusal is counted under its reason.
     pub fn submit(&self, tx: Transaction, ledger: &Ledger) -> Result<Hash, MempoolError> {
+        self.submit_from(tx, ledger, Origin::Client)
+    }
+
+    /// [`Mempool::submit`] for a transaction from `origin` (refusals are counted per origin: a
+    /// peer pushing what is already pending is normal gossip, a client doing so is not).
+    pub fn submit_from(
+        &self,
+        tx: Transaction,
+        ledger: &Ledger,
+        origin: Origin,
+    ) -> Result<Hash, MempoolError> {
         let result = self.admit(tx, ledger);
         if let Err(e) = &result {
             *self
                 .rejections
                 .lock()
                 .expect("mempool rejections lock")
-                .entry(e.label())
+                .entry((origin, e.label()))
                 .or_default() += 1;
         }
         result

@@ -41,6 +41,8 @@ pub struct Sources {
 
 /// The node's metrics and what they are read from.
 pub struct Metrics {
+    /// One render at a time: counters are advanced by reading then adding.
+    rendering: std::sync::Mutex<()>,
     sources: Sources,
     registry: Registry,
     height: Family<Labels, Gauge>,
@@ -80,6 +82,7 @@ impl Metrics {
     pub fn new(sources: Sources) -> Self {
         let mut r = Registry::default();
         let m = Self {
+            rendering: std::sync::Mutex::new(()),
             registry: Registry::default(),
             height: Family::default(),
             head_slot: Gauge::default(),
@@ -174,7 +177,7 @@ impl Metrics {
         );
         r.register(
             "luxtensor_mempool_rejected",
-            "Submitted or pushed transactions the mempool refused, by reason",
+            "Transactions the mempool refused, by origin (client, peer) and reason",
             m.mempool_rejected.clone(),
         );
         r.register(
@@ -183,7 +186,7 @@ impl Metrics {
             m.reorgs.clone(),
         );
         r.register(
-            "luxtensor_reorg_depth_blocks",
+            "luxtensor_sync_reorg_depth_blocks",
             "Canonical blocks abandoned by each reorganization sync caused",
             telemetry.reorg_depth_blocks.clone(),
         );
@@ -208,6 +211,7 @@ impl Metrics {
 
     /// The metrics now, in the Prometheus text format.
     pub fn render(&self) -> String {
+        let _one_at_a_time = self.rendering.lock().expect("metrics render lock");
         let Sources {
             ledger,
             mempool,
@@ -253,13 +257,12 @@ impl Metrics {
         );
         self.mempool_size.set(mempool.len() as i64);
         advance(&self.mempool_evicted, mempool.evicted());
-        for (reason, n) in mempool.rejections() {
-            advance(
-                &self
-                    .mempool_rejected
-                    .get_or_create(&label("reason", reason)),
-                n,
-            );
+        for (origin, reason, n) in mempool.rejections() {
+            let labels = vec![
+                ("origin".to_string(), origin.label().to_string()),
+                ("reason".to_string(), reason.to_string()),
+            ];
+            advance(&self.mempool_rejected.get_or_create(&labels), n);
         }
         advance(&self.reorgs, ledger.reorgs());
         self.equivocations

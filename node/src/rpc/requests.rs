@@ -3,7 +3,8 @@
 //! code comes from the response headers when the answer is trailers-only (tonic's errors), and
 //! otherwise from the trailers at the end of the response body, so a streaming call that fails
 //! midway is counted with its real code; a response the client abandons before its trailers is
-//! counted as `Cancelled`. Methods outside the served descriptor sets are counted as `unknown`,
+//! counted as `Cancelled`, as is a request whose client leaves before the handler answers; a
+//! failure of the service itself (never a handler's error) as `Unavailable`. Methods outside the served descriptor sets are counted as `unknown`,
 //! so a client probing random paths cannot grow the label set.
 
 use std::collections::HashSet;
@@ -146,18 +147,20 @@ where
             .map(|r| (r.clone(), r.method_label(request.uri().path())));
         let future = self.inner.call(request);
         Box::pin(async move {
-            let response = future.await?;
-            let pending = match pending {
-                Some((requests, method)) if response.headers().contains_key("grpc-status") => {
-                    requests.count(&method, &code_label(response.headers().get("grpc-status")));
-                    None
+            // Counted `Cancelled` if the client leaves before the handler answers (the future
+            // is dropped with it).
+            let mut pending = Pending(pending);
+            let response = match future.await {
+                Ok(response) => response,
+                Err(e) => {
+                    pending.finish("Unavailable");
+                    return Err(e);
                 }
-                other => other,
             };
-            Ok(response.map(|inner| CountedBody {
-                inner,
-                pending: Pending(pending),
-            }))
+            if response.headers().contains_key("grpc-status") {
+                pending.finish(&code_label(response.headers().get("grpc-status")));
+            }
+            Ok(response.map(|inner| CountedBody { inner, pending }))
         })
     }
 }

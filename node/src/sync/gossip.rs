@@ -72,7 +72,10 @@ impl TxGossip {
     pub fn receive(&self, txs: Vec<Transaction>, from: &str) -> u32 {
         let mut accepted = 0;
         for tx in txs {
-            match self.mempool.submit(tx.clone(), &self.ledger) {
+            match self
+                .mempool
+                .submit_from(tx.clone(), &self.ledger, crate::mempool::Origin::Peer)
+            {
                 Ok(_) => {
                     accepted += 1;
                     self.enqueue(tx, Some(from.to_string()));

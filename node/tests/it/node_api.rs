@@ -572,7 +572,7 @@ async fn prometheus_metrics_show_heights_peers_and_what_sync_imported() {
         );
     }
     assert_eq!(
-        value(&on_b, "luxtensor_reorg_depth_blocks_count"),
+        value(&on_b, "luxtensor_sync_reorg_depth_blocks_count"),
         Some(0.0)
     );
     assert_eq!(
@@ -594,11 +594,13 @@ async fn prometheus_metrics_show_heights_peers_and_what_sync_imported() {
         .unwrap_err();
     assert_eq!(refused.code(), Code::FailedPrecondition);
     assert!(a.kit.block(99).await.is_err());
+    // A server stream's code comes from its trailers.
+    assert_eq!(a.kit.blocks(1, 3).await.unwrap().len(), 3);
     let on_a = http_get(a.node.metrics_addr().unwrap(), "/metrics").await;
     assert_eq!(
         value(
             &on_a,
-            "luxtensor_mempool_rejected_total{reason=\"nonce_too_low\"}"
+            "luxtensor_mempool_rejected_total{origin=\"client\",reason=\"nonce_too_low\"}"
         ),
         Some(1.0),
         "{on_a}"
@@ -618,6 +620,10 @@ async fn prometheus_metrics_show_heights_peers_and_what_sync_imported() {
         ),
         (
             "luxtensor_grpc_requests_total{method=\"luxtensor.node.v1.ControlService/ProduceBlocks\",code=\"OK\"}",
+            1.0,
+        ),
+        (
+            "luxtensor_grpc_requests_total{method=\"luxtensor.node.v1.QueryService/ListBlocks\",code=\"OK\"}",
             1.0,
         ),
     ] {

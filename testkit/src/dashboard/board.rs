@@ -76,6 +76,8 @@ struct Row {
     behind: bool,
     /// Canonical hash at each recent height.
     canonical: BTreeMap<u64, String>,
+    /// Milliseconds the last `GetStatus` took, request to answer.
+    latency_ms: Option<f64>,
 }
 
 #[derive(Clone, Debug)]
@@ -196,6 +198,14 @@ impl Board {
         self.changed();
     }
 
+    /// How long `node`'s last status request took.
+    pub fn latency(&self, node: &str, ms: f64) {
+        let mut s = self.state.lock().expect("board lock");
+        if let Some(row) = s.rows.iter_mut().find(|r| r.name == node) {
+            row.latency_ms = Some(ms);
+        }
+    }
+
     /// The node's status now (`None`: it did not answer), observed `at` seconds after start.
     pub fn observe(&self, node: &str, status: Option<api::GetStatusResponse>, at: f64) {
         let mut s = self.state.lock().expect("board lock");
@@ -232,17 +242,20 @@ impl Board {
                         ),
                     ));
                 }
-                let banned = |st: &api::GetStatusResponse| {
+                // A peer banned now that was not at the last poll (by address, so a ban that
+                // starts while another ends is seen too).
+                let banned = |st: &api::GetStatusResponse| -> Vec<String> {
                     st.peers
                         .iter()
                         .filter(|p| p.state() == api::PeerState::Banned)
-                        .count()
+                        .map(|p| p.address.clone())
+                        .collect()
                 };
-                if banned(new) > banned(old) {
-                    events.push((
-                        EventKind::Ban,
-                        format!("{node} banned a peer ({} banned now)", banned(new)),
-                    ));
+                let before = banned(old);
+                for peer in banned(new) {
+                    if !before.contains(&peer) {
+                        events.push((EventKind::Ban, format!("{node} banned {peer}")));
+                    }
                 }
             }
             let behind = new.syncing || new.height + 2 < top;
@@ -347,6 +360,7 @@ impl Board {
                             "eta_secs": (st.syncing && rate > 0.0).then(|| remaining as f64 / rate),
                             "reorgs": st.reorgs,
                             "paused": st.production_paused,
+                            "latency_ms": r.latency_ms.map(|ms| (ms * 10.0).round() / 10.0),
                         })
                     }
                 }
@@ -455,6 +469,28 @@ mod tests {
             ["perturbation", "perturbation", "reorg", "caught up"]
         );
         assert_eq!(board.snapshot()["nodes"][0]["reachable"], true);
+    }
+
+    #[test]
+    fn a_ban_is_an_event_even_when_another_ends() {
+        let board = Board::new(&["a".into()]);
+        let with_banned = |peers: &[&str]| api::GetStatusResponse {
+            peers: peers
+                .iter()
+                .map(|p| api::Peer {
+                    address: p.to_string(),
+                    state: api::PeerState::Banned as i32,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        board.observe("a", Some(with_banned(&["x:1"])), 1.0);
+        board.observe("a", Some(with_banned(&["y:1"])), 2.0);
+        let events = board.snapshot()["events"].clone();
+        assert_eq!(events.as_array().unwrap().len(), 1, "{events}");
+        assert_eq!(events[0]["kind"], "ban");
+        assert_eq!(events[0]["text"], "a banned y:1");
     }
 
     #[test]

@@ -32,10 +32,14 @@ pub async fn run(board: Arc<Board>, nodes: Vec<NodeClient>) {
 }
 
 async fn read(board: &Board, node: &NodeClient) {
+    let asked = std::time::Instant::now();
     let status = tokio::time::timeout(POLL_EVERY * 4, node.status())
         .await
         .ok()
         .and_then(Result::ok);
+    if status.is_some() {
+        board.latency(&node.name, asked.elapsed().as_secs_f64() * 1000.0);
+    }
     let at = board.now();
     let Some(status) = status else {
         board.observe(&node.name, None, at);

@@ -52,7 +52,7 @@ function renderNodes(st) {
     if (!n.reachable) {
       tr.className = "down";
       tr.dataset.reachable = "false";
-      const td = el("td", { colspan: 10 }, "not answering");
+      const td = el("td", { colspan: 11 }, "not answering");
       tr.append(td);
       body.append(tr);
       return;
@@ -71,7 +71,8 @@ function renderNodes(st) {
       el("td", {}, n.peers),
       el("td", {}, n.banned),
       el("td", { class: "lag" }, n.lag),
-      el("td", {}, n.reorgs));
+      el("td", {}, n.reorgs),
+      el("td", { title: "GetStatus round trip from the runner" }, n.latency_ms === null ? "–" : `${n.latency_ms} ms`));
     const sync = el("td");
     if (n.syncing && n.target > 0) {
       const pct = Math.min(100, (100 * n.height) / n.target);
@@ -175,7 +176,8 @@ function render(st) {
   document.body.dataset.rendered = String(st.uptime_secs);
 }
 
-fetch("/api/state").then((r) => r.json()).then(render).catch(() => {});
+let pushed = false;
+fetch("/api/state").then((r) => r.json()).then((st) => { if (!pushed) render(st); }).catch(() => {});
 const source = new EventSource("/events");
-source.addEventListener("state", (e) => { $("live").className = "live on"; render(JSON.parse(e.data)); });
+source.addEventListener("state", (e) => { pushed = true; $("live").className = "live on"; render(JSON.parse(e.data)); });
 source.onerror = () => { $("live").className = "live"; };
