@@ -3,7 +3,8 @@
 //! from the manifest), a headless Service giving every pod a stable name
 //! (`<node>-0.luxtensor.<namespace>.svc`, which is what peers and `--advertise` use), the genesis
 //! as a generated ConfigMap and the validator keys as a generated Secret, native gRPC liveness and
-//! readiness probes on the node's health service, resource requests and limits, and the image's
+//! readiness probes on the node's health service, the metrics port named and annotated for
+//! Prometheus (`prometheus.io/scrape`), resource requests and limits, and the image's
 //! user (uid 10001). No cluster runs in CI: it renders the directory with `kubectl kustomize` and
 //! validates every object with `kubernetes-validate --strict`. The genesis and key files are
 //! copied into the directory, because kustomize reads nothing outside it.
@@ -79,6 +80,10 @@ spec:
         app.kubernetes.io/instance: {network}
         luxtensor.io/node: {name}
         luxtensor.io/role: {role}
+      annotations:
+        prometheus.io/scrape: "true"
+        prometheus.io/port: "9100"
+        prometheus.io/path: /metrics
     spec:
       securityContext:
         runAsUser: 10001
@@ -100,6 +105,8 @@ spec:
           ports:
             - name: grpc
               containerPort: {GRPC_PORT}
+            - name: metrics
+              containerPort: 9100
           readinessProbe:
             grpc:
               port: {GRPC_PORT}
