@@ -39,11 +39,12 @@ fn say(text: &str) {
     let _ = out.flush();
 }
 
-fn short(hash: &str) -> String {
-    if hash.len() > 14 {
-        format!("{}…{}", &hash[..10], &hash[hash.len() - 4..])
-    } else {
-        hash.to_string()
+/// A hash as `0x12345678…abcd` for tables (whole when short, or when a node sent something
+/// that is not ASCII hex: never a panic on what a node reports).
+pub(crate) fn short(hash: &str) -> String {
+    match (hash.get(..10), hash.get(hash.len().saturating_sub(4)..)) {
+        (Some(head), Some(tail)) if hash.len() > 14 => format!("{head}…{tail}"),
+        _ => hash.to_string(),
     }
 }
 

@@ -13,6 +13,8 @@ use std::time::Instant;
 use proto::node::v1 as api;
 use serde_json::{Value, json};
 
+use crate::demo::short;
+
 /// Height samples kept per node (at one sample per poll, ten minutes at 500 ms).
 pub const HISTORY: usize = 1200;
 /// Heights below the top the block tree keeps.
@@ -104,14 +106,6 @@ pub struct Board {
     started: Instant,
     state: Mutex<State>,
     version: tokio::sync::watch::Sender<u64>,
-}
-
-fn short(hash: &str) -> String {
-    if hash.len() > 12 {
-        format!("{}…{}", &hash[..8], &hash[hash.len() - 4..])
-    } else {
-        hash.to_string()
-    }
 }
 
 impl Board {
@@ -258,7 +252,7 @@ impl Board {
                     }
                 }
             }
-            let behind = new.syncing || new.height + 2 < top;
+            let behind = new.syncing || new.height.saturating_add(2) < top;
             if row.behind && !behind && new.height >= top {
                 events.push((
                     EventKind::CaughtUp,
@@ -518,6 +512,18 @@ mod tests {
         assert_eq!(tree[1]["canonical_on"], json!(["a"]));
         assert_eq!(tree[2]["canonical_on"], json!(["b"]));
         assert_eq!(tree[0]["producer"], "a");
+    }
+
+    #[test]
+    fn odd_hashes_from_a_node_never_panic() {
+        assert_eq!(short("0x0123456789abcdef"), "0x01234567…cdef");
+        assert_eq!(short("0x01"), "0x01");
+        // A multi-byte character where the cut would fall: shown whole, no panic.
+        let odd = "aéééééééééééééé";
+        assert!(!odd.is_char_boundary(10));
+        assert_eq!(short(odd), odd);
+        // Cuts on character boundaries are fine.
+        assert_eq!(short("ééééééééééééééé"), "ééééé…éé");
     }
 
     #[test]
