@@ -1,7 +1,7 @@
 //! What sync measures while it works, for the metrics endpoint to export: how long each block
 //! took to import, how long header and body downloads took and how deep each reorganization
-//! went. The instruments are prometheus-client's histograms (cheap atomics); sync records into them, `rpc::metrics` registers the
-//! same instruments, so nothing is copied at scrape time.
+//! went. The instruments are prometheus-client's histograms (cheap atomics); sync records into
+//! them, `rpc::metrics` registers the same instruments, so nothing is copied at scrape time.
 
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 
