@@ -141,15 +141,15 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let pending = self
-            .requests
-            .as_ref()
-            .map(|r| (r.clone(), r.method_label(request.uri().path())));
+        // Counted `Cancelled` if the client leaves before the handler answers (the future, and
+        // this guard with it, is dropped), even before the future was first polled.
+        let mut pending = Pending(
+            self.requests
+                .as_ref()
+                .map(|r| (r.clone(), r.method_label(request.uri().path()))),
+        );
         let future = self.inner.call(request);
         Box::pin(async move {
-            // Counted `Cancelled` if the client leaves before the handler answers (the future
-            // is dropped with it).
-            let mut pending = Pending(pending);
             let response = match future.await {
                 Ok(response) => response,
                 Err(e) => {
@@ -246,6 +246,49 @@ mod tests {
             "unknown"
         );
         assert_eq!(r.method_label("/x"), "unknown");
+    }
+
+    /// A service that never answers.
+    #[derive(Clone)]
+    struct Never;
+
+    impl tower_service::Service<http::Request<()>> for Never {
+        type Response = http::Response<String>;
+        type Error = std::convert::Infallible;
+        type Future = std::future::Pending<Result<Self::Response, Self::Error>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _: http::Request<()>) -> Self::Future {
+            std::future::pending()
+        }
+    }
+
+    #[test]
+    fn a_request_abandoned_before_its_answer_counts_as_cancelled() {
+        use tower_layer::Layer;
+        use tower_service::Service;
+        let requests = GrpcRequests::default();
+        let mut service = CountRequests(Some(requests.clone())).layer(Never);
+        let request = http::Request::builder()
+            .uri("/luxtensor.node.v1.QueryService/GetStatus")
+            .body(())
+            .unwrap();
+        // Dropped without ever being polled: the client went away.
+        drop(service.call(request));
+        let cancelled = requests
+            .family()
+            .get_or_create(&vec![
+                (
+                    "method".to_string(),
+                    "luxtensor.node.v1.QueryService/GetStatus".to_string(),
+                ),
+                ("code".to_string(), "Cancelled".to_string()),
+            ])
+            .get();
+        assert_eq!(cancelled, 1);
     }
 
     #[test]
