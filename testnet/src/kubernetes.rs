@@ -11,7 +11,7 @@
 
 use std::fmt::Write;
 
-use crate::compose::{GRPC_PORT, list};
+use crate::compose::{GRPC_PORT, METRICS_PORT, list};
 use crate::files::Output;
 use crate::manifest::{Manifest, NodeSpec, Role};
 
@@ -55,6 +55,15 @@ fn statefulset(m: &Manifest, node: &NodeSpec) -> String {
         Role::Validator => "validator",
         Role::Full => "full",
     };
+    // The same labels on the StatefulSet and on its pods.
+    let labels = |indent: &str| {
+        format!(
+            "{indent}app.kubernetes.io/name: luxtensor\n{indent}app.kubernetes.io/instance: {}\n\
+             {indent}luxtensor.io/node: {name}\n{indent}luxtensor.io/role: {role}",
+            m.network.name
+        )
+    };
+    let (set_labels, pod_labels) = (labels("    "), labels("        "));
     format!(
         r#"---
 apiVersion: apps/v1
@@ -62,10 +71,7 @@ kind: StatefulSet
 metadata:
   name: {name}
   labels:
-    app.kubernetes.io/name: luxtensor
-    app.kubernetes.io/instance: {network}
-    luxtensor.io/node: {name}
-    luxtensor.io/role: {role}
+{set_labels}
 spec:
   serviceName: luxtensor
   replicas: 1
@@ -76,13 +82,10 @@ spec:
   template:
     metadata:
       labels:
-        app.kubernetes.io/name: luxtensor
-        app.kubernetes.io/instance: {network}
-        luxtensor.io/node: {name}
-        luxtensor.io/role: {role}
+{pod_labels}
       annotations:
         prometheus.io/scrape: "true"
-        prometheus.io/port: "9100"
+        prometheus.io/port: "{METRICS_PORT}"
         prometheus.io/path: /metrics
     spec:
       securityContext:
@@ -106,7 +109,7 @@ spec:
             - name: grpc
               containerPort: {GRPC_PORT}
             - name: metrics
-              containerPort: 9100
+              containerPort: {METRICS_PORT}
           readinessProbe:
             grpc:
               port: {GRPC_PORT}
@@ -134,7 +137,6 @@ spec:
           requests:
             storage: 1Gi
 "#,
-        network = m.network.name,
         args = list(&args(node)),
     )
 }
