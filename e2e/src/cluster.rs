@@ -158,6 +158,12 @@ impl Cluster {
         Self { network, members }
     }
 
+    /// The network of the manifest at `path` (relative to the workspace root) for test `test`,
+    /// ready to run with the manifest runner: see [`crate::ManifestCluster`].
+    pub async fn from_manifest(test: &str, path: &str) -> crate::ManifestCluster {
+        crate::ManifestCluster::new(test, path).await
+    }
+
     /// The client of member `i`.
     pub fn node(&self, i: usize) -> &NodeClient {
         &self.members[i].client

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use testcontainers::bollard::Docker;
 use testcontainers::bollard::models::{NetworkConnectRequest, NetworkDisconnectRequest};
 use testcontainers::bollard::query_parameters::{
-    ListContainersOptions, ListNetworksOptions, RemoveContainerOptions,
+    ListContainersOptions, ListNetworksOptions, ListVolumesOptions, RemoveContainerOptions,
 };
 
 use crate::image::{LABEL, NAME, TAG};
@@ -156,6 +156,29 @@ pub async fn remove_stale() {
     for name in networks.into_iter().filter_map(|n| n.name) {
         if !name.starts_with(&mine) {
             let _ = docker.remove_network(&name).await;
+        }
+    }
+    // Data volumes of manifest runs (`lt-e2e-<pid>-…-data`).
+    let volumes = docker
+        .list_volumes(Some(ListVolumesOptions {
+            filters: Some(HashMap::from([(
+                "name".to_string(),
+                vec!["lt-e2e-".to_string()],
+            )])),
+        }))
+        .await
+        .ok()
+        .and_then(|v| v.volumes)
+        .unwrap_or_default();
+    let mine = format!("lt-e2e-{me}-");
+    for v in volumes {
+        if v.name.starts_with("lt-e2e-") && !v.name.starts_with(&mine) {
+            let _ = docker
+                .remove_volume(
+                    &v.name,
+                    None::<testcontainers::bollard::query_parameters::RemoveVolumeOptions>,
+                )
+                .await;
         }
     }
     let _ = DONE.set(());

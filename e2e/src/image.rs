@@ -36,6 +36,7 @@ pub struct LuxtensorNode {
     no_peer_exchange: bool,
     mounts: Vec<Mount>,
     args: Vec<String>,
+    run_args: Option<Vec<String>>,
 }
 
 impl LuxtensorNode {
@@ -57,7 +58,18 @@ impl LuxtensorNode {
                     .with_access_mode(testcontainers::core::AccessMode::ReadOnly),
             ],
             args: Vec::new(),
+            run_args: None,
         }
+    }
+
+    /// A node of a testnet manifest: `run_args` is its `luxtensor run …` line from the manifest
+    /// (genesis and control token are added), its data on the named volume `data_volume` (so that
+    /// an upgrade in place finds it again).
+    pub fn from_manifest(mut self, run_args: Vec<String>, data_volume: &str) -> Self {
+        self.run_args = Some(run_args);
+        self.mounts
+            .push(Mount::volume_mount(data_volume, "/var/lib/luxtensor/data"));
+        self
     }
 
     /// Runs with the testnet validator key `name` (`node-a`, `node-b`, `node-c`).
@@ -98,6 +110,16 @@ impl LuxtensorNode {
 
     /// The full `luxtensor` argument list.
     pub fn command(&self) -> Vec<String> {
+        if let Some(args) = &self.run_args {
+            let mut cmd = args.clone();
+            cmd.extend([
+                "--genesis".into(),
+                format!("{CONFIG_DIR}/{LIVING_GENESIS}"),
+                "--control-token".into(),
+                CONTROL_TOKEN.into(),
+            ]);
+            return cmd;
+        }
         let mut cmd: Vec<String> = [
             "run",
             "--genesis",

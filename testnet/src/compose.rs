@@ -9,7 +9,7 @@
 
 use std::fmt::Write;
 
-use crate::manifest::{Manifest, NodeSpec, Role};
+use testkit::manifest::{Manifest, NodeSpec};
 
 /// The gRPC port inside every container.
 pub const GRPC_PORT: u16 = 50051;
@@ -57,29 +57,23 @@ pub fn prometheus_config(m: &Manifest, manifest_path: &str) -> Option<String> {
     Some(out)
 }
 
+/// The repository root as seen from a file at `path` (relative to it): `.` or `../..`.
+pub fn root_from(path: &str) -> String {
+    let depth = path.matches('/').count();
+    if depth == 0 {
+        ".".into()
+    } else {
+        vec![".."; depth].join("/")
+    }
+}
+
 /// `luxtensor run …` for `node`, as a compose command list.
 pub fn command(node: &NodeSpec) -> Vec<String> {
-    let mut cmd = vec!["run".to_string()];
-    if let Some(key) = node.key_file() {
-        cmd.extend(["--validator-key".into(), format!("/etc/luxtensor/{key}")]);
-    }
-    cmd.extend(["--advertise".into(), format!("{}:{GRPC_PORT}", node.name)]);
-    for peer in &node.peers {
-        cmd.extend(["--peer".into(), format!("{peer}:{GRPC_PORT}")]);
-    }
-    if !node.peer_exchange {
-        cmd.push("--no-peer-exchange".into());
-    }
-    if let Some(m) = &node.misbehave {
-        cmd.extend(["--misbehave".into(), m.clone()]);
-    }
-    if node.slot_transfers > 0 && node.role == Role::Validator {
-        cmd.extend(["--slot-transfers".into(), node.slot_transfers.to_string()]);
-    }
-    if node.paused && node.role == Role::Validator {
-        cmd.push("--paused".into());
-    }
-    cmd
+    node.run_args(
+        "/etc/luxtensor",
+        &format!("{}:{GRPC_PORT}", node.name),
+        |peer| format!("{peer}:{GRPC_PORT}"),
+    )
 }
 
 /// Every node's healthcheck: the gRPC health service says SERVING (compose and Swarm).
@@ -125,12 +119,13 @@ pub fn compose_file(m: &Manifest, manifest_path: &str) -> String {
         }
     }
     let (health, env) = (HEALTHCHECK, environment(&m.network.control_token));
+    let up = root_from(&m.compose_path());
     let token = &m.network.control_token;
     let _ = write!(
         w,
         r#"
 x-build: &build
-  context: .
+  context: {up}
   args:
     REVISION: ${{LUXTENSOR_REVISION:-unknown}}
     SOURCE: ${{LUXTENSOR_SOURCE:-unknown}}
@@ -153,7 +148,7 @@ services:
         let _ = writeln!(w, "    command: {}", list(&command(node)));
         let _ = writeln!(
             w,
-            "    volumes:\n      - {}-data:/var/lib/luxtensor/data\n      - ./{}:/etc/luxtensor:ro",
+            "    volumes:\n      - {}-data:/var/lib/luxtensor/data\n      - {up}/{}:/etc/luxtensor:ro",
             node.name, m.network.files
         );
         let mut ports = Vec::new();

@@ -11,7 +11,7 @@ use node::chain::genesis::{GenesisAccount, GenesisValidator, dev_keypair};
 use node::chain::{Genesis, PublicKey};
 use node::config::KeyFile;
 
-use crate::manifest::{Manifest, ManifestError, Role};
+use testkit::manifest::{Manifest, ManifestError, Role};
 
 /// A generated file: its path relative to the repository root, and its bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]

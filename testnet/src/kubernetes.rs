@@ -13,7 +13,7 @@ use std::fmt::Write;
 
 use crate::compose::{GRPC_PORT, METRICS_PORT, list};
 use crate::files::Output;
-use crate::manifest::{Manifest, NodeSpec, Role};
+use testkit::manifest::{Manifest, NodeSpec, Role};
 
 /// The kustomize directory of network `name`, relative to the repository root.
 pub fn dir(name: &str) -> String {

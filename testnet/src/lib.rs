@@ -4,18 +4,19 @@
 //! ([`swarm`]) and a kustomize directory for Kubernetes ([`kubernetes`]). The top-level
 //! `docker-compose.yml` is the compose output of `deploy/testnets/demo.toml`, and
 //! `deploy/swarm/demo.yml` and `deploy/kubernetes/demo/` its other outputs; a test fails when
-//! they disagree. The runner (phases, perturbations, load, assertions) is not built yet.
+//! they disagree. [`compose_backend`] runs a manifest under Docker Compose with the runner of
+//! `testkit::runner` (`luxtensor-testnet run`).
 
 pub mod compose;
+pub mod compose_backend;
 pub mod files;
 pub mod kubernetes;
-pub mod manifest;
 pub mod swarm;
 
 use std::path::Path;
 
 pub use files::Output;
-pub use manifest::{Manifest, ManifestError};
+pub use testkit::manifest::{self, Manifest, ManifestError};
 
 /// Where generated files go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -29,18 +30,23 @@ pub enum Target {
     Kubernetes,
 }
 
+/// Reads and checks the manifest at `manifest_path` (relative to `root`).
+pub fn load_manifest(root: &Path, manifest_path: &str) -> anyhow::Result<Manifest> {
+    let text = std::fs::read_to_string(root.join(manifest_path))
+        .map_err(|e| anyhow::anyhow!("{manifest_path}: {e}"))?;
+    Manifest::parse(&text).map_err(|e| anyhow::anyhow!("{manifest_path}: {e}"))
+}
+
 /// Everything `target` needs for the manifest at `manifest_path` (relative to `root`, the
 /// repository root), as paths relative to `root`.
 pub fn generate(target: Target, root: &Path, manifest_path: &str) -> anyhow::Result<Vec<Output>> {
-    let text = std::fs::read_to_string(root.join(manifest_path))
-        .map_err(|e| anyhow::anyhow!("{manifest_path}: {e}"))?;
-    let m = Manifest::parse(&text).map_err(|e| anyhow::anyhow!("{manifest_path}: {e}"))?;
+    let m = load_manifest(root, manifest_path)?;
     let (_, mut outputs) =
         files::network_files(&m, root).map_err(|e| anyhow::anyhow!("{manifest_path}: {e}"))?;
     match target {
         Target::Compose => {
             outputs.push(Output {
-                path: "docker-compose.yml".into(),
+                path: m.compose_path(),
                 bytes: compose::compose_file(&m, manifest_path).into_bytes(),
             });
             if let Some(config) = compose::prometheus_config(&m, manifest_path) {

@@ -8,7 +8,7 @@
 use std::fmt::Write;
 
 use crate::compose::{GRPC_PORT, command};
-use crate::manifest::Manifest;
+use testkit::manifest::Manifest;
 
 /// Where the stack file of network `name` is written, relative to the repository root.
 pub fn stack_path(name: &str) -> String {

@@ -56,3 +56,53 @@ fn demo_manifest_regenerates_the_committed_files_byte_for_byte() {
         }
     }
 }
+
+/// Every other manifest under `deploy/testnets/` regenerates its committed compose file, genesis
+/// and keys byte for byte too.
+#[test]
+fn every_manifest_regenerates_its_committed_files() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(root.join("deploy/testnets")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let manifest = format!(
+            "deploy/testnets/{}",
+            path.file_name().unwrap().to_string_lossy()
+        );
+        for o in testnet::generate(testnet::Target::Compose, &root, &manifest).unwrap() {
+            let committed = std::fs::read(root.join(&o.path))
+                .unwrap_or_else(|e| panic!("{}: {e} (generate compose {manifest})", o.path));
+            assert!(
+                committed == o.bytes,
+                "{} differs from what {manifest} gives (run `cargo run -p luxtensor-testnet -- generate compose {manifest}`)",
+                o.path
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 3, "demo, ci and large at least");
+}
+
+/// The testkit's list of misbehaviour modes is the node's, and its transfer signer derives the
+/// node's dev accounts.
+#[test]
+fn testkit_agrees_with_the_node() {
+    use clap::ValueEnum;
+    let node_modes: Vec<String> = node::sync::Misbehave::value_variants()
+        .iter()
+        .map(|m| m.to_possible_value().unwrap().get_name().to_string())
+        .collect();
+    assert_eq!(node_modes, testkit::manifest::MISBEHAVIOURS);
+    for i in [0, 1, 7] {
+        assert_eq!(
+            testkit::signer::Signer::dev(7777, i).address(),
+            node::chain::genesis::dev_keypair(7777, i)
+                .public()
+                .address()
+                .to_string()
+        );
+    }
+}

@@ -1,0 +1,336 @@
+//! The runner's compose backend: a manifest's generated compose file, its nodes started by
+//! `docker compose up -d --no-deps NODE` (compose is a command-line tool: the Engine API has no
+//! compose endpoint), and everything after that through the Docker Engine API with bollard —
+//! finding a node's container by its compose labels, kill, stop, start, pause, unpause, network
+//! disconnect and connect, removal for an upgrade, memory from the container's stats. The runner
+//! reaches each node at its container address on the compose network (this host routes to the
+//! bridge), so no host port is needed for any number of nodes.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Command;
+
+use bollard::Docker;
+use bollard::models::{NetworkConnectRequest, NetworkDisconnectRequest};
+use bollard::query_parameters::{
+    KillContainerOptions, ListContainersOptions, RemoveContainerOptions, StatsOptions,
+    StopContainerOptions,
+};
+use futures::StreamExt;
+use testkit::NodeClient;
+use testkit::manifest::Fault;
+use testkit::runner::{Backend, BackendError};
+
+use crate::compose::GRPC_PORT;
+
+/// A manifest's network under Docker Compose.
+pub struct ComposeBackend {
+    docker: Docker,
+    project: String,
+    file: PathBuf,
+    token: String,
+    image: Option<String>,
+}
+
+fn err(node: &str, op: &'static str, detail: impl std::fmt::Display) -> BackendError {
+    BackendError {
+        node: node.to_string(),
+        op,
+        detail: detail.to_string(),
+    }
+}
+
+impl ComposeBackend {
+    /// The compose project `project` of compose file `file`; nodes use `token` for control
+    /// calls; `image` replaces the file's default image (`LUXTENSOR_IMAGE`).
+    pub fn new(
+        project: &str,
+        file: PathBuf,
+        token: &str,
+        image: Option<String>,
+    ) -> Result<Self, bollard::errors::Error> {
+        Ok(Self {
+            docker: Docker::connect_with_local_defaults()?,
+            project: project.to_string(),
+            file,
+            token: token.to_string(),
+            image,
+        })
+    }
+
+    /// `docker compose -p PROJECT -f FILE ARGS…`.
+    pub fn compose(&self, args: &[&str], image: Option<&str>) -> Result<String, String> {
+        let mut cmd = Command::new("docker");
+        cmd.args(["compose", "-p", &self.project, "-f"])
+            .arg(&self.file)
+            .args(args);
+        if let Some(image) = image.or(self.image.as_deref()) {
+            cmd.env("LUXTENSOR_IMAGE", image);
+        }
+        let out = cmd
+            .output()
+            .map_err(|e| format!("running docker compose: {e}"))?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(format!(
+                "docker compose {} failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+        }
+    }
+
+    /// Removes the project's containers, network and volumes.
+    pub fn down(&self) -> Result<String, String> {
+        self.compose(&["down", "-v", "--remove-orphans", "-t", "2"], None)
+    }
+
+    async fn container(&self, node: &str) -> Result<String, BackendError> {
+        let filters = HashMap::from([(
+            "label".to_string(),
+            vec![
+                format!("com.docker.compose.project={}", self.project),
+                format!("com.docker.compose.service={node}"),
+            ],
+        )]);
+        let found = self
+            .docker
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                filters: Some(filters),
+                ..Default::default()
+            }))
+            .await
+            .map_err(|e| err(node, "find container", e))?;
+        found
+            .into_iter()
+            .find_map(|c| c.id)
+            .ok_or_else(|| err(node, "find container", "no container for this service"))
+    }
+
+    async fn network(
+        &self,
+        node: &str,
+        id: &str,
+    ) -> Result<(String, Option<String>), BackendError> {
+        let c = self
+            .docker
+            .inspect_container(id, None)
+            .await
+            .map_err(|e| err(node, "inspect", e))?;
+        let networks = c
+            .network_settings
+            .and_then(|s| s.networks)
+            .unwrap_or_default();
+        let wanted = format!("{}_testnet", self.project);
+        let ip = networks
+            .get(&wanted)
+            .and_then(|e| e.ip_address.clone())
+            .filter(|ip| !ip.is_empty());
+        Ok((wanted, ip))
+    }
+
+    async fn client(&self, node: &str) -> Result<NodeClient, BackendError> {
+        let id = self.container(node).await?;
+        let (network, ip) = self.network(node, &id).await?;
+        let ip = ip.ok_or_else(|| err(node, "address", format!("not on network {network}")))?;
+        NodeClient::new(
+            node,
+            &format!("http://{ip}:{GRPC_PORT}"),
+            Some(&format!("{node}:{GRPC_PORT}")),
+            Some(&self.token),
+        )
+        .map_err(|e| err(node, "client", e))
+    }
+}
+
+impl Backend for ComposeBackend {
+    fn name(&self) -> String {
+        format!("docker compose (project {})", self.project)
+    }
+
+    async fn start(&mut self, node: &str) -> Result<NodeClient, BackendError> {
+        self.compose(&["up", "-d", "--no-deps", "--no-build", node], None)
+            .map_err(|e| err(node, "start", e))?;
+        self.client(node).await
+    }
+
+    async fn start_all(&mut self, nodes: &[String]) -> Vec<Result<NodeClient, BackendError>> {
+        let mut args = vec!["up", "-d", "--no-deps", "--no-build"];
+        args.extend(nodes.iter().map(String::as_str));
+        if let Err(e) = self.compose(&args, None) {
+            return nodes.iter().map(|n| Err(err(n, "start", &e))).collect();
+        }
+        let mut out = Vec::new();
+        for n in nodes {
+            out.push(self.client(n).await);
+        }
+        out
+    }
+
+    async fn fault(&mut self, node: &str, fault: Fault) -> Result<(), BackendError> {
+        let id = self.container(node).await?;
+        let d = &self.docker;
+        match fault {
+            Fault::Kill => d
+                .kill_container(&id, Some(KillContainerOptions::default()))
+                .await
+                .map_err(|e| err(node, "kill", e)),
+            Fault::Restart => d
+                .stop_container(
+                    &id,
+                    Some(StopContainerOptions {
+                        t: Some(10),
+                        ..Default::default()
+                    }),
+                )
+                .await
+                .map_err(|e| err(node, "stop", e)),
+            Fault::Pause => d
+                .pause_container(&id)
+                .await
+                .map_err(|e| err(node, "pause", e)),
+            Fault::Disconnect => {
+                let (network, _) = self.network(node, &id).await?;
+                d.disconnect_network(
+                    &network,
+                    NetworkDisconnectRequest {
+                        container: id.clone(),
+                        force: Some(true),
+                    },
+                )
+                .await
+                .map_err(|e| err(node, "disconnect", e))
+            }
+            Fault::Upgrade => {
+                d.stop_container(
+                    &id,
+                    Some(StopContainerOptions {
+                        t: Some(10),
+                        ..Default::default()
+                    }),
+                )
+                .await
+                .map_err(|e| err(node, "stop for upgrade", e))?;
+                d.remove_container(
+                    &id,
+                    Some(RemoveContainerOptions {
+                        force: true,
+                        v: false,
+                        ..Default::default()
+                    }),
+                )
+                .await
+                .map_err(|e| err(node, "remove for upgrade", e))
+            }
+        }
+    }
+
+    async fn heal(
+        &mut self,
+        node: &str,
+        fault: Fault,
+        image: Option<&str>,
+    ) -> Result<NodeClient, BackendError> {
+        match fault {
+            Fault::Kill | Fault::Restart => {
+                let id = self.container(node).await?;
+                self.docker
+                    .start_container(&id, None)
+                    .await
+                    .map_err(|e| err(node, "start again", e))?;
+            }
+            Fault::Pause => {
+                let id = self.container(node).await?;
+                self.docker
+                    .unpause_container(&id)
+                    .await
+                    .map_err(|e| err(node, "unpause", e))?;
+            }
+            Fault::Disconnect => {
+                let id = self.container(node).await?;
+                let network = format!("{}_testnet", self.project);
+                self.docker
+                    .connect_network(
+                        &network,
+                        NetworkConnectRequest {
+                            container: id,
+                            endpoint_config: Some(bollard::models::EndpointSettings {
+                                aliases: Some(vec![node.to_string()]),
+                                ..Default::default()
+                            }),
+                        },
+                    )
+                    .await
+                    .map_err(|e| err(node, "reconnect", e))?;
+            }
+            Fault::Upgrade => {
+                self.compose(&["up", "-d", "--no-deps", "--no-build", node], image)
+                    .map_err(|e| err(node, "create anew", e))?;
+            }
+        }
+        self.client(node).await
+    }
+
+    async fn memory(&self, node: &str) -> Option<u64> {
+        let id = self.container(node).await.ok()?;
+        if let Some(bytes) = cgroup_memory(&id) {
+            return Some(bytes);
+        }
+        let stats = self
+            .docker
+            .stats(
+                &id,
+                Some(StatsOptions {
+                    stream: false,
+                    one_shot: true,
+                }),
+            )
+            .next()
+            .await?
+            .ok()?;
+        let mem = stats.memory_stats?;
+        let usage = mem.usage?;
+        // What `docker stats` shows: usage without the page cache (cgroup v1 `total_inactive_file`,
+        // v2 `inactive_file`).
+        let cache = mem.stats.as_ref().and_then(|s| {
+            s.get("total_inactive_file")
+                .or_else(|| s.get("inactive_file"))
+                .copied()
+        });
+        Some(usage.saturating_sub(cache.unwrap_or(0)))
+    }
+}
+
+/// What `docker stats` shows for container `id` (usage without the inactive page cache), read
+/// from the cgroup files when the engine runs on this host (cgroup v1 with the cgroupfs driver,
+/// or v2 with either driver): one file read instead of a stats call that samples for a second.
+fn cgroup_memory(id: &str) -> Option<u64> {
+    let read = |p: String| std::fs::read_to_string(p).ok();
+    let field = |stat: &str, key: &str| {
+        stat.lines()
+            .find_map(|l| l.strip_prefix(key)?.trim().parse::<u64>().ok())
+    };
+    let v1 = format!("/sys/fs/cgroup/memory/docker/{id}");
+    if let (Some(usage), Some(stat)) = (
+        read(format!("{v1}/memory.usage_in_bytes")),
+        read(format!("{v1}/memory.stat")),
+    ) {
+        let usage: u64 = usage.trim().parse().ok()?;
+        return Some(usage.saturating_sub(field(&stat, "total_inactive_file ").unwrap_or(0)));
+    }
+    for dir in [
+        format!("/sys/fs/cgroup/system.slice/docker-{id}.scope"),
+        format!("/sys/fs/cgroup/docker/{id}"),
+    ] {
+        if let (Some(usage), Some(stat)) = (
+            read(format!("{dir}/memory.current")),
+            read(format!("{dir}/memory.stat")),
+        ) {
+            let usage: u64 = usage.trim().parse().ok()?;
+            return Some(usage.saturating_sub(field(&stat, "inactive_file ").unwrap_or(0)));
+        }
+    }
+    None
+}
