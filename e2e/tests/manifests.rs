@@ -12,6 +12,7 @@ async fn ci_manifest_passes_under_testcontainers() {
     let report = cluster
         .run(&RunOptions {
             seed: None,
+            events: true,
             live: true,
         })
         .await;

@@ -247,6 +247,30 @@ pub enum TestnetCommand {
     /// Drive the demo against three running nodes: A produces, B syncs, C joins late, all
     /// compared; then a live convergence table (unless --once).
     Run(TestnetArgs),
+    /// The manifest runner's verify phase against any number of running nodes: waits until every
+    /// node has finalized --min-height, then proves they hold the same blocks, state roots and
+    /// accounts up to their common finalized height and that each re-verifies its chain (what the
+    /// Kubernetes output's `verify` Job runs in-cluster). Exit status 1 when they do not.
+    Verify(TestnetVerifyArgs),
+}
+
+/// `testnet verify` flags.
+#[derive(Debug, Args)]
+pub struct TestnetVerifyArgs {
+    /// The nodes as NAME=ENDPOINT.
+    #[arg(
+        long,
+        env = "LUXTENSOR_TESTNET_NODES",
+        value_delimiter = ',',
+        required = true
+    )]
+    pub nodes: Vec<String>,
+    /// Height every node must have finalized.
+    #[arg(long, env = "LUXTENSOR_TESTNET_MIN_HEIGHT", default_value_t = 1)]
+    pub min_height: u64,
+    /// Deadline.
+    #[arg(long, env = "LUXTENSOR_TESTNET_TIMEOUT", default_value = "300s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
 }
 
 /// `testnet run` flags.

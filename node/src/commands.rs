@@ -377,6 +377,34 @@ pub(crate) async fn health(args: &ClientArgs) -> anyhow::Result<()> {
 }
 
 /// `testnet run`: the demo phases (and the live table unless `--once`).
+pub(crate) async fn testnet_verify(args: &node::cli::TestnetVerifyArgs) -> anyhow::Result<()> {
+    let mut clients = Vec::new();
+    for entry in &args.nodes {
+        let (name, endpoint) = entry
+            .split_once('=')
+            .with_context(|| format!("--nodes entry {entry:?} is not NAME=ENDPOINT"))?;
+        clients.push(testkit::NodeClient::new(name, endpoint, None, None)?);
+    }
+    let refs: Vec<&testkit::NodeClient> = clients.iter().collect();
+    println!(
+        "verify: {} nodes must finalize height {} and be equal within {:?}",
+        refs.len(),
+        args.min_height,
+        args.timeout
+    );
+    let c = testkit::converge_final(&refs, args.min_height, args.timeout).await?;
+    println!(
+        "RESULT: equal: {} nodes, {} blocks and {} accounts compared up to finalized height {} (head {}, state root {})",
+        refs.len(),
+        c.blocks_compared,
+        c.accounts_compared,
+        c.height,
+        c.head_hash,
+        c.state_root
+    );
+    Ok(())
+}
+
 pub(crate) async fn testnet_run(args: &node::cli::TestnetArgs) -> anyhow::Result<()> {
     if args.nodes.len() != 3 {
         bail!(

@@ -18,6 +18,7 @@ async fn main() -> std::process::ExitCode {
         Command::Account(args) => commands::account(&args).await,
         Command::Health(args) => commands::health(&args).await,
         Command::Testnet(TestnetCommand::Run(args)) => commands::testnet_run(&args).await,
+        Command::Testnet(TestnetCommand::Verify(args)) => commands::testnet_verify(&args).await,
         Command::Tx(TxCommand::Send(args)) => commands::tx_send(&args).await,
         Command::Tx(TxCommand::Get(args)) => commands::tx_get(&args).await,
     };

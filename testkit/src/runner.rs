@@ -76,6 +76,12 @@ pub trait Backend: Send {
         image: Option<&str>,
     ) -> impl Future<Output = Result<NodeClient, BackendError>> + Send;
 
+    /// Whether the backend can apply `fault` (a perturbation it cannot is skipped, and the report
+    /// says so).
+    fn supports(&self, _fault: Fault) -> bool {
+        true
+    }
+
     /// Memory the node's container uses now (bytes), when the backend can tell.
     fn memory(&self, _node: &str) -> impl Future<Output = Option<u64>> + Send {
         async { None }
@@ -157,6 +163,8 @@ pub struct RunReport {
     pub converged: Option<Converged>,
     /// Why the run stopped early, when it did.
     pub error: Option<String>,
+    /// Perturbations the backend does not offer, skipped.
+    pub skipped: Vec<String>,
 }
 
 impl RunReport {
@@ -180,6 +188,9 @@ impl RunReport {
                 o.what,
                 o.detail
             );
+        }
+        for s in &self.skipped {
+            let _ = writeln!(w, "SKIPPED {s}");
         }
         for (name, d) in &self.catch_up {
             let _ = writeln!(
@@ -220,7 +231,9 @@ impl RunReport {
 pub struct RunOptions {
     /// Replaces the random schedule's seed.
     pub seed: Option<u64>,
-    /// Prints the live table and events to standard output.
+    /// Prints every event (plan, starts, perturbations, heals, verify) to standard output.
+    pub events: bool,
+    /// Prints the live table too.
     pub live: bool,
 }
 
@@ -236,7 +249,7 @@ pub async fn run<B: Backend>(m: &Manifest, backend: &mut B, opts: &RunOptions) -
         ..RunReport::default()
     };
     let say = |line: String| {
-        if opts.live {
+        if opts.events {
             println!("[{:7.1}s] {line}", began.elapsed().as_secs_f64());
         }
     };
@@ -418,6 +431,12 @@ pub async fn run<B: Backend>(m: &Manifest, backend: &mut B, opts: &RunOptions) -
                     }
                     report.applied.push((began.elapsed(), e.to_string()));
                     last_event = Instant::now();
+                    events.remove(k);
+                }
+                (Action::Perturb { fault, .. }, _) if !backend.supports(*fault) => {
+                    let note = format!("{e}: skipped, not offered by {}", backend.name());
+                    say(note.clone());
+                    report.skipped.push(note);
                     events.remove(k);
                 }
                 (

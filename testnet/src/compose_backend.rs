@@ -306,7 +306,7 @@ impl Backend for ComposeBackend {
 /// What `docker stats` shows for container `id` (usage without the inactive page cache), read
 /// from the cgroup files when the engine runs on this host (cgroup v1 with the cgroupfs driver,
 /// or v2 with either driver): one file read instead of a stats call that samples for a second.
-fn cgroup_memory(id: &str) -> Option<u64> {
+pub(crate) fn cgroup_memory(id: &str) -> Option<u64> {
     let read = |p: String| std::fs::read_to_string(p).ok();
     let field = |stat: &str, key: &str| {
         stat.lines()

@@ -141,6 +141,66 @@ spec:
     )
 }
 
+/// The runner's verify phase as a Job: `luxtensor testnet verify` against every node's stable
+/// name, until each has finalized a height and all are proven equal (retried while the network
+/// comes up; `kubectl wait --for=condition=complete job/verify` waits for its verdict).
+fn verify_job(m: &Manifest) -> String {
+    let nodes: Vec<String> = m
+        .nodes
+        .iter()
+        .map(|n| format!("{0}=http://{0}-0.luxtensor:{GRPC_PORT}", n.name))
+        .collect();
+    let args = vec![
+        "testnet".to_string(),
+        "verify".into(),
+        "--nodes".into(),
+        nodes.join(","),
+        "--min-height".into(),
+        "10".into(),
+        "--timeout".into(),
+        "600s".into(),
+    ];
+    format!(
+        r#"# The runner's verify phase in-cluster: every node finalizes height 10 and all hold the same
+# chain and state. kubectl wait --for=condition=complete job/verify -n luxtensor-{name} --timeout=15m
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: verify
+  labels:
+    app.kubernetes.io/name: luxtensor-verify
+    app.kubernetes.io/instance: {name}
+spec:
+  backoffLimit: 4
+  activeDeadlineSeconds: 1800
+  template:
+    metadata:
+      labels:
+        app.kubernetes.io/name: luxtensor-verify
+        app.kubernetes.io/instance: {name}
+    spec:
+      restartPolicy: OnFailure
+      securityContext:
+        runAsUser: 10001
+        runAsGroup: 10001
+      containers:
+        - name: verify
+          image: luxtensor-node:dev
+          imagePullPolicy: IfNotPresent
+          args: {args}
+          resources:
+            requests:
+              cpu: 50m
+              memory: 64Mi
+            limits:
+              cpu: 500m
+              memory: 256Mi
+"#,
+        name = m.network.name,
+        args = list(&args),
+    )
+}
+
 /// The kustomize directory for `m`: kustomization, service, one StatefulSet per node, and copies
 /// of the genesis and key files (`network` gives them: the outputs of [`crate::files`] plus the
 /// key files the manifest names, read from `root`).
@@ -166,6 +226,11 @@ pub fn kustomize(
             bytes: statefulset(m, node).into_bytes(),
         });
     }
+    let _ = writeln!(kust, "  - verify-job.yaml");
+    out.push(Output {
+        path: format!("{d}/verify-job.yaml"),
+        bytes: verify_job(m).into_bytes(),
+    });
     let _ = write!(
         kust,
         "configMapGenerator:\n  - name: genesis\n    files:\n      - genesis.json\n\

@@ -5,13 +5,15 @@
 //! `docker-compose.yml` is the compose output of `deploy/testnets/demo.toml`, and
 //! `deploy/swarm/demo.yml` and `deploy/kubernetes/demo/` its other outputs; a test fails when
 //! they disagree. [`compose_backend`] runs a manifest under Docker Compose with the runner of
-//! `testkit::runner` (`luxtensor-testnet run`).
+//! `testkit::runner` (`luxtensor-testnet run`), [`swarm_backend`] under a single-node Docker
+//! Swarm (`luxtensor-testnet run --target swarm`).
 
 pub mod compose;
 pub mod compose_backend;
 pub mod files;
 pub mod kubernetes;
 pub mod swarm;
+pub mod swarm_backend;
 
 use std::path::Path;
 

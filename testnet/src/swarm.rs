@@ -2,13 +2,36 @@
 //! per node on an overlay network, the genesis and each validator's key as Swarm configs, a
 //! volume per node. Two things this kernel (no IPVS) and Swarm's defaults require: every service
 //! uses `endpoint_mode: dnsrr` (the service VIP and the ingress routing mesh need IPVS), and host
-//! ports are published with `mode: host`. The stack file lives in `deploy/swarm/`, so the paths
-//! of the configs are relative to that directory.
+//! ports are published with `mode: host`. Every node's gRPC port is published on the host (its
+//! `host_port`, else [`SWARM_PORT_BASE`] + its index), which is how `luxtensor-testnet run --target
+//! swarm` reaches it on a single-node swarm. A late joiner (`start_at` above 0) is deployed with
+//! 0 replicas and started by `docker service scale`; the `followers` service (0 replicas) is full
+//! nodes that bootstrap from every validator: `docker service scale <stack>_followers=N` adds N of
+//! them. The stack file lives in `deploy/swarm/`, so the paths of the configs are relative to
+//! that directory.
 
 use std::fmt::Write;
 
 use crate::compose::{GRPC_PORT, command};
-use testkit::manifest::Manifest;
+use testkit::manifest::{Manifest, Role};
+
+/// Host ports of nodes without a `host_port` start here (node `i` gets this + `i`).
+pub const SWARM_PORT_BASE: u16 = 52100;
+
+/// The name of the service of replicated full nodes.
+pub const FOLLOWERS: &str = "followers";
+
+/// The host port node `i` of `m` publishes its gRPC port on.
+pub fn host_port(m: &Manifest, i: usize) -> u16 {
+    m.nodes[i].host_port.unwrap_or(SWARM_PORT_BASE + i as u16)
+}
+
+fn deploy_block(replicas: u32) -> String {
+    format!(
+        "    deploy:\n      endpoint_mode: dnsrr\n      replicas: {replicas}\n      \
+         restart_policy:\n        condition: on-failure\n"
+    )
+}
 
 /// Where the stack file of network `name` is written, relative to the repository root.
 pub fn stack_path(name: &str) -> String {
@@ -48,7 +71,7 @@ x-node: &node
 services:
 "#
     );
-    for node in &m.nodes {
+    for (i, node) in m.nodes.iter().enumerate() {
         let _ = writeln!(w, "  {}:\n    <<: *node", node.name);
         let _ = writeln!(w, "    command: {}", crate::compose::list(&command(node)));
         let _ = writeln!(
@@ -67,13 +90,30 @@ services:
             "    volumes: [\"{}-data:/var/lib/luxtensor/data\"]",
             node.name
         );
-        if let Some(port) = node.host_port {
-            let _ = writeln!(
-                w,
-                "    ports:\n      - {{target: {GRPC_PORT}, published: {port}, protocol: tcp, mode: host}}"
-            );
+        let _ = writeln!(
+            w,
+            "    ports:\n      - {{target: {GRPC_PORT}, published: {}, protocol: tcp, mode: host}}",
+            host_port(m, i)
+        );
+        if node.start_at > 0 {
+            w.push_str(&deploy_block(0));
         }
     }
+    let peers: Vec<String> = m
+        .nodes
+        .iter()
+        .filter(|n| n.role == Role::Validator)
+        .flat_map(|n| ["--peer".to_string(), format!("{}:{GRPC_PORT}", n.name)])
+        .collect();
+    let mut cmd = vec!["run".to_string()];
+    cmd.extend(peers);
+    let _ = write!(
+        w,
+        "  {FOLLOWERS}:\n    <<: *node\n    command: {}\n    configs:\n      - source: genesis\n        \
+         target: /etc/luxtensor/genesis.json\n{}",
+        crate::compose::list(&cmd),
+        deploy_block(0)
+    );
     let _ = writeln!(w, "\nconfigs:\n  genesis:\n    file: {files}/genesis.json");
     for node in &m.nodes {
         if let Some(key) = node.key_file() {

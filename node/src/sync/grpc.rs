@@ -28,6 +28,11 @@ use crate::chain::{Hash, Header, Transaction};
 /// Most transactions accepted in one body.
 pub const MAX_BODY_TXS: usize = 100_000;
 
+/// HTTP/2 ping interval on connections to peers.
+pub const PEER_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(2);
+/// A peer connection whose ping is not answered within this is closed.
+pub const PEER_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Timeouts for gRPC peers.
 #[derive(Clone, Debug)]
 pub struct GrpcTimeouts {
@@ -122,7 +127,13 @@ impl GrpcPeer {
         let endpoint = Endpoint::from_shared(format!("http://{address}"))
             .map_err(|e| PeerError::Transport(format!("bad peer address {address:?}: {e}")))?
             .connect_timeout(timeouts.connect)
-            .tcp_nodelay(true);
+            .tcp_nodelay(true)
+            // A connection whose peer vanished (a cut network: no RST ever comes) is closed
+            // after one unanswered ping instead of holding every later call until its timeout;
+            // the channel then dials again.
+            .http2_keep_alive_interval(PEER_KEEPALIVE_INTERVAL)
+            .keep_alive_timeout(PEER_KEEPALIVE_TIMEOUT)
+            .keep_alive_while_idle(true);
         let client = SyncServiceClient::new(endpoint.connect_lazy())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_REQUEST_BYTES);
