@@ -211,3 +211,16 @@ pub async fn connect(network: &str, container: &str) -> Result<(), String> {
         .await
         .map_err(|e| format!("connecting {container} to {network}: {e}"))
 }
+
+/// Creates a bridge network (for a partition's group).
+pub async fn create_network(name: &str) -> Result<(), String> {
+    client()
+        .create_network(testcontainers::bollard::models::NetworkCreateRequest {
+            name: name.to_string(),
+            driver: Some("bridge".into()),
+            ..Default::default()
+        })
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("creating network {name}: {e}"))
+}

@@ -90,6 +90,18 @@ impl ManifestCluster {
                 )
                 .await;
         }
+        for i in 0..self
+            .manifest
+            .partition
+            .iter()
+            .map(|p| p.groups.len())
+            .max()
+            .unwrap_or(0)
+        {
+            let _ = docker
+                .remove_network(&format!("{}-p{i}", self.network))
+                .await;
+        }
         let _ = docker.remove_network(&self.network).await;
     }
 
@@ -199,6 +211,67 @@ impl Backend for ManifestCluster {
         out.into_iter()
             .map(|r| r.expect("every node has an outcome"))
             .collect()
+    }
+
+    fn supports_partitions(&self) -> bool {
+        true
+    }
+
+    async fn partition(
+        &mut self,
+        groups: &[Vec<String>],
+    ) -> Result<Vec<(String, NodeClient)>, BackendError> {
+        let mut moved = Vec::new();
+        for (i, group) in groups.iter().enumerate() {
+            let net = format!("{}-p{i}", self.network);
+            docker::create_network(&net)
+                .await
+                .map_err(|e| err("*", "create partition network", e))?;
+            for node in group {
+                // A node not started yet starts later among the nodes in no group.
+                if !self.containers.contains_key(node) {
+                    continue;
+                }
+                let name = self.container_name(node);
+                docker::disconnect(&self.network, &name)
+                    .await
+                    .map_err(|e| err(node, "leave network", e))?;
+                docker::connect(&net, &name)
+                    .await
+                    .map_err(|e| err(node, "join network", e))?;
+                moved.push((node.clone(), self.client(node).await?));
+            }
+        }
+        Ok(moved)
+    }
+
+    async fn heal_partition(
+        &mut self,
+        groups: &[Vec<String>],
+    ) -> Result<Vec<(String, NodeClient)>, BackendError> {
+        let mut moved = Vec::new();
+        for (i, group) in groups.iter().enumerate() {
+            let net = format!("{}-p{i}", self.network);
+            for node in group {
+                if !self.containers.contains_key(node) {
+                    continue;
+                }
+                let name = self.container_name(node);
+                if docker::disconnect(&net, &name).await.is_err() {
+                    // Started during the partition: it is on the cluster network already.
+                    continue;
+                }
+                docker::connect(&self.network, &name)
+                    .await
+                    .map_err(|e| err(node, "rejoin network", e))?;
+                moved.push((node.clone(), self.client(node).await?));
+            }
+            docker::client()
+                .remove_network(&net)
+                .await
+                .map_err(|e| err("*", "remove partition network", e))?;
+        }
+        Ok(moved)
     }
 
     async fn fault(&mut self, node: &str, fault: Fault) -> Result<(), BackendError> {

@@ -1,6 +1,7 @@
 //! Testnet manifests under testcontainers, with the runner `luxtensor-testnet run` uses under
 //! Docker Compose: `deploy/testnets/ci.toml` (three validators, five full nodes — one
-//! misbehaving, two late joiners — kill, pause, disconnect, restart and upgrade in place, load)
+//! misbehaving, two late joiners — kill, pause, disconnect, restart, upgrade in place, a
+//! three-way partition, load)
 //! passes every assertion it makes. A test binary of its own, so that its eight containers do not
 //! share the machine with the other scenarios' (test binaries run one after another).
 

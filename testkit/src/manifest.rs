@@ -49,6 +49,9 @@ pub struct Manifest {
     /// Perturbations at fixed heights (`[[perturb]]` tables).
     #[serde(default)]
     pub perturb: Vec<Perturbation>,
+    /// The network split into groups for a while (`[[partition]]` tables).
+    #[serde(default)]
+    pub partition: Vec<Partition>,
     /// A perturbation schedule drawn from a seed (`[random]`).
     pub random: Option<RandomFaults>,
     /// Signed transfers sent while the network runs (`[load]`).
@@ -129,6 +132,26 @@ impl Perturbation {
     /// How long it lasts, in slots.
     pub fn slots(&self) -> u32 {
         self.slots.unwrap_or_else(|| self.kind.default_slots())
+    }
+}
+
+/// A partition: from height `at`, for `slots` slots, the nodes of each group reach only each
+/// other; nodes in no group form one more group. Then the network heals.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Partition {
+    /// Height of the highest node at which it starts (1 or more).
+    pub at: i64,
+    /// How long it lasts, in slots (default 10).
+    pub slots: Option<u32>,
+    /// The groups, by node name.
+    pub groups: Vec<Vec<String>>,
+}
+
+impl Partition {
+    /// How long it lasts, in slots.
+    pub fn slots(&self) -> u32 {
+        self.slots.unwrap_or(10)
     }
 }
 
@@ -555,6 +578,34 @@ impl Manifest {
                 return Err(field(at("slots"), "at most 10000"));
             }
         }
+        for (i, p) in self.partition.iter().enumerate() {
+            let at = |key: &str| format!("partition[{i}].{key}");
+            if p.at < 1 {
+                return Err(field(at("at"), format!("{} is below 1: a height", p.at)));
+            }
+            if p.slots() == 0 || p.slots() > 10_000 {
+                return Err(field(at("slots"), "must be 1 to 10000"));
+            }
+            let mut seen = BTreeSet::new();
+            for g in &p.groups {
+                if g.is_empty() {
+                    return Err(field(at("groups"), "a group is empty"));
+                }
+                for name in g {
+                    known(at("groups"), name)?;
+                    if !seen.insert(name.as_str()) {
+                        return Err(field(at("groups"), format!("{name:?} is in two groups")));
+                    }
+                }
+            }
+            let rest = names.len() - seen.len();
+            if p.groups.is_empty() || (p.groups.len() == 1 && rest == 0) {
+                return Err(field(
+                    at("groups"),
+                    "a partition needs two sides: two groups, or one group and nodes outside it",
+                ));
+            }
+        }
         if let Some(r) = &self.random {
             if r.interval == 0 {
                 return Err(field("random.interval", "must be 1 or more (heights)"));
@@ -826,6 +877,23 @@ peers = ["a"]
             "{BASE}\n[load]\nrate = 5\nuntil_height = 9\ntargets = [\"zed\"]\n"
         ));
         assert!(e.contains("load.targets") && e.contains("zed"), "{e}");
+        let e = refused(&format!(
+            "{BASE}\n[[partition]]\nat = 5\ngroups = [[\"a\"], [\"b\", \"a\"]]\n"
+        ));
+        assert!(
+            e.contains("partition[0].groups") && e.contains("two groups"),
+            "{e}"
+        );
+        let e = refused(&format!(
+            "{BASE}\n[[partition]]\nat = 5\ngroups = [[\"a\", \"b\"]]\n"
+        ));
+        assert!(e.contains("two sides"), "{e}");
+        assert!(
+            Manifest::parse(&format!(
+                "{BASE}\n[[partition]]\nat = 5\nslots = 4\ngroups = [[\"a\"]]\n"
+            ))
+            .is_ok()
+        );
     }
 
     #[test]

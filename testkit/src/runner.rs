@@ -76,6 +76,41 @@ pub trait Backend: Send {
         image: Option<&str>,
     ) -> impl Future<Output = Result<NodeClient, BackendError>> + Send;
 
+    /// Whether the backend can split the network into groups.
+    fn supports_partitions(&self) -> bool {
+        false
+    }
+
+    /// Splits the network: the nodes of each group reach only each other, the nodes in no group
+    /// stay together; returns fresh clients of the nodes whose address changed.
+    fn partition(
+        &mut self,
+        _groups: &[Vec<String>],
+    ) -> impl Future<Output = Result<Vec<(String, NodeClient)>, BackendError>> + Send {
+        async {
+            Err(BackendError {
+                node: "*".into(),
+                op: "partition",
+                detail: "not offered".into(),
+            })
+        }
+    }
+
+    /// Ends the partition: every node on one network again; returns fresh clients of the nodes
+    /// whose address changed.
+    fn heal_partition(
+        &mut self,
+        _groups: &[Vec<String>],
+    ) -> impl Future<Output = Result<Vec<(String, NodeClient)>, BackendError>> + Send {
+        async {
+            Err(BackendError {
+                node: "*".into(),
+                op: "heal partition",
+                detail: "not offered".into(),
+            })
+        }
+    }
+
     /// Whether the backend can apply `fault` (a perturbation it cannot is skipped, and the report
     /// says so).
     fn supports(&self, _fault: Fault) -> bool {
@@ -129,6 +164,7 @@ struct Tracked {
     peak_memory: Option<u64>,
     pending_heal: Option<(Fault, Option<String>)>,
     finality_error: Option<String>,
+    reorgs: u64,
 }
 
 /// An assertion's outcome.
@@ -165,6 +201,9 @@ pub struct RunReport {
     pub error: Option<String>,
     /// Perturbations the backend does not offer, skipped.
     pub skipped: Vec<String>,
+    /// The most reorganizations each node reported (its `GetStatus.reorgs`; a restart may reset
+    /// it).
+    pub reorgs: Vec<(String, u64)>,
 }
 
 impl RunReport {
@@ -198,6 +237,14 @@ impl RunReport {
                 "late joiner {name} reached the head in {:.1}s",
                 d.as_secs_f64()
             );
+        }
+        if self.reorgs.iter().any(|(_, r)| *r > 0) {
+            let each: Vec<String> = self
+                .reorgs
+                .iter()
+                .map(|(n, r)| format!("{n}={r}"))
+                .collect();
+            let _ = writeln!(w, "reorganizations seen: {}", each.join(" "));
         }
         if !self.peak_memory.is_empty() {
             let total: u64 = self.peak_memory.iter().map(|(_, m)| m).sum();
@@ -275,6 +322,7 @@ pub async fn run<B: Backend>(m: &Manifest, backend: &mut B, opts: &RunOptions) -
             peak_memory: None,
             pending_heal: None,
             finality_error: None,
+            reorgs: 0,
         })
         .collect();
     let asserts = m.assertions();
@@ -359,6 +407,7 @@ pub async fn run<B: Backend>(m: &Manifest, backend: &mut B, opts: &RunOptions) -
     let mut last_table = Instant::now() - table_every;
     let mut last_event = began;
     let load_until = m.load.as_ref().map(|l| l.until_height);
+    let mut partitioned: Option<(Vec<Vec<String>>, Instant)> = None;
     loop {
         let now = Instant::now();
         if now >= run_deadline {
@@ -411,13 +460,78 @@ pub async fn run<B: Backend>(m: &Manifest, backend: &mut B, opts: &RunOptions) -
         if report.error.is_some() {
             break;
         }
-        // Apply what is due (a perturbation of a node that is not running waits for it).
+        // Heal a partition that is due.
+        if let Some((groups, until)) = partitioned.clone()
+            && Instant::now() >= until
+        {
+            match backend.heal_partition(&groups).await {
+                Ok(clients) => {
+                    for (name, client) in clients {
+                        if let Some(t) = nodes.iter_mut().find(|t| t.name == name) {
+                            t.client = Some(client);
+                        }
+                    }
+                    partitioned = None;
+                    last_event = Instant::now();
+                    say("healed the partition".into());
+                    report
+                        .applied
+                        .push((began.elapsed(), "heal the partition".into()));
+                }
+                Err(e) => {
+                    report.error = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        // Apply what is due (a perturbation of a node that is not running waits for it; a
+        // partition waits until every started node runs, and perturbations wait for its end).
         let mut k = 0;
         while k < events.len() {
             if events[k].at > top {
                 break;
             }
             let e = events[k].clone();
+            if let Action::Partition { groups, slots } = &e.action {
+                if !backend.supports_partitions() {
+                    let note = format!("{e}: skipped, not offered by {}", backend.name());
+                    say(note.clone());
+                    report.skipped.push(note);
+                    events.remove(k);
+                    continue;
+                }
+                let busy = partitioned.is_some()
+                    || nodes
+                        .iter()
+                        .any(|t| !matches!(t.state, NodeState::Running | NodeState::NotStarted));
+                if busy {
+                    k += 1;
+                    continue;
+                }
+                say(format!("{e}"));
+                match backend.partition(groups).await {
+                    Ok(clients) => {
+                        for (name, client) in clients {
+                            if let Some(t) = nodes.iter_mut().find(|t| t.name == name) {
+                                t.client = Some(client);
+                            }
+                        }
+                        partitioned = Some((groups.clone(), Instant::now() + m.slot() * *slots));
+                        report.applied.push((began.elapsed(), e.to_string()));
+                        last_event = Instant::now();
+                        events.remove(k);
+                        continue;
+                    }
+                    Err(err) => {
+                        report.error = Some(err.to_string());
+                        break;
+                    }
+                }
+            }
+            if partitioned.is_some() && matches!(e.action, Action::Perturb { .. }) {
+                k += 1;
+                continue;
+            }
             let Some(i) = nodes.iter().position(|t| t.name == e.node) else {
                 events.remove(k);
                 continue;
@@ -495,8 +609,10 @@ pub async fn run<B: Backend>(m: &Manifest, backend: &mut B, opts: &RunOptions) -
             }
         }
         let load_done = load_until.is_none_or(|h| top >= h);
-        let settled =
-            events.is_empty() && nodes.iter().all(|t| t.state == NodeState::Running) && load_done;
+        let settled = events.is_empty()
+            && partitioned.is_none()
+            && nodes.iter().all(|t| t.state == NodeState::Running)
+            && load_done;
         let heights_done = height_checks.iter().all(|(_, d)| d.is_some());
         if height_failed || (settled && heights_done) {
             break;
@@ -639,6 +755,7 @@ pub async fn run<B: Backend>(m: &Manifest, backend: &mut B, opts: &RunOptions) -
         .iter()
         .filter_map(|t| Some((t.name.clone(), t.caught_up?)))
         .collect();
+    report.reorgs = nodes.iter().map(|t| (t.name.clone(), t.reorgs)).collect();
     report.peak_memory = nodes
         .iter()
         .filter_map(|t| Some((t.name.clone(), t.peak_memory?)))
@@ -740,6 +857,7 @@ async fn poll(nodes: &mut [Tracked]) {
                     ));
                 }
                 t.finalized = t.finalized.max(s.finalized_height);
+                t.reorgs = t.reorgs.max(s.reorgs);
             }
             None if t.state != NodeState::Running => t.height = None,
             None => {}

@@ -12,6 +12,13 @@ use crate::manifest::{Fault, Manifest, Perturbation};
 pub enum Action {
     /// The node starts (a late joiner).
     Start,
+    /// The network splits into `groups` (the nodes in none form one more) for `slots` slots.
+    Partition {
+        /// The groups.
+        groups: Vec<Vec<String>>,
+        /// How long, in slots.
+        slots: u32,
+    },
     /// A perturbation, lasting `slots` slots.
     Perturb {
         /// What is done.
@@ -22,6 +29,9 @@ pub enum Action {
         image: Option<String>,
     },
 }
+
+/// The `node` of a partition event (it is about the whole network).
+pub const PARTITION: &str = "*";
 
 /// One event.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,6 +50,15 @@ impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.action {
             Action::Start => write!(f, "at height {}: start {}", self.at, self.node),
+            Action::Partition { groups, slots } => {
+                let sides: Vec<String> = groups.iter().map(|g| g.join(" ")).collect();
+                write!(
+                    f,
+                    "at height {}: partition [{}] | the rest for {slots} slots",
+                    self.at,
+                    sides.join("] | [")
+                )
+            }
             Action::Perturb { fault, slots, .. } => {
                 write!(f, "at height {}: {} {}", self.at, fault.label(), self.node)?;
                 match (fault, slots) {
@@ -96,6 +115,15 @@ pub fn events(m: &Manifest, seed: Option<u64>) -> Vec<Event> {
         })
         .collect();
     out.extend(m.perturb.iter().map(fixed));
+    out.extend(m.partition.iter().map(|p| Event {
+        at: p.at as u64,
+        node: PARTITION.to_string(),
+        action: Action::Partition {
+            groups: p.groups.clone(),
+            slots: p.slots(),
+        },
+        random: false,
+    }));
     if let Some(r) = &m.random {
         let kinds = if r.kinds.is_empty() {
             Fault::ALL.to_vec()
@@ -140,7 +168,7 @@ pub fn events(m: &Manifest, seed: Option<u64>) -> Vec<Event> {
             at += r.interval;
         }
     }
-    out.sort_by_key(|e| (e.at, matches!(e.action, Action::Perturb { .. })));
+    out.sort_by_key(|e| (e.at, !matches!(e.action, Action::Start)));
     out
 }
 

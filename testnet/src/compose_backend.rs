@@ -2,7 +2,9 @@
 //! `docker compose up -d --no-deps NODE` (compose is a command-line tool: the Engine API has no
 //! compose endpoint), and everything after that through the Docker Engine API with bollard —
 //! finding a node's container by its compose labels, kill, stop, start, pause, unpause, network
-//! disconnect and connect, removal for an upgrade, memory from the container's stats. The runner
+//! disconnect and connect, removal for an upgrade, partitions (a bridge network per group, each
+//! node moved onto its group's network under its name, and back when it heals), memory from the
+//! container's stats. The runner
 //! reaches each node at its container address on the compose network (this host routes to the
 //! bridge), so no host port is needed for any number of nodes.
 
@@ -11,10 +13,10 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use bollard::Docker;
-use bollard::models::{NetworkConnectRequest, NetworkDisconnectRequest};
+use bollard::models::{NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest};
 use bollard::query_parameters::{
-    KillContainerOptions, ListContainersOptions, RemoveContainerOptions, StatsOptions,
-    StopContainerOptions,
+    KillContainerOptions, ListContainersOptions, ListNetworksOptions, RemoveContainerOptions,
+    StatsOptions, StopContainerOptions,
 };
 use futures::StreamExt;
 use testkit::NodeClient;
@@ -81,9 +83,66 @@ impl ComposeBackend {
         }
     }
 
-    /// Removes the project's containers, network and volumes.
-    pub fn down(&self) -> Result<String, String> {
-        self.compose(&["down", "-v", "--remove-orphans", "-t", "2"], None)
+    /// Removes the project's containers, networks (partition networks too) and volumes.
+    pub async fn down(&self) -> Result<String, String> {
+        let out = self.compose(&["down", "-v", "--remove-orphans", "-t", "2"], None)?;
+        let prefix = format!("{}_partition", self.project);
+        let networks = self
+            .docker
+            .list_networks(Some(ListNetworksOptions {
+                filters: Some(HashMap::from([("name".to_string(), vec![prefix.clone()])])),
+            }))
+            .await
+            .unwrap_or_default();
+        for name in networks.into_iter().filter_map(|n| n.name) {
+            if name.starts_with(&prefix) {
+                let _ = self.docker.remove_network(&name).await;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Moves `node`'s container from network `from` to `to`, where it answers to its name.
+    async fn move_node(&self, node: &str, from: &str, to: &str) -> Result<(), BackendError> {
+        let id = self.container(node).await?;
+        self.docker
+            .disconnect_network(
+                from,
+                NetworkDisconnectRequest {
+                    container: id.clone(),
+                    force: Some(true),
+                },
+            )
+            .await
+            .map_err(|e| err(node, "leave network", e))?;
+        self.docker
+            .connect_network(
+                to,
+                NetworkConnectRequest {
+                    container: id,
+                    endpoint_config: Some(bollard::models::EndpointSettings {
+                        aliases: Some(vec![node.to_string()]),
+                        ..Default::default()
+                    }),
+                },
+            )
+            .await
+            .map_err(|e| err(node, "join network", e))
+    }
+
+    /// Whether `node` has a running container.
+    async fn is_running(&self, node: &str) -> bool {
+        match self.container(node).await {
+            Ok(id) => self
+                .docker
+                .inspect_container(&id, None)
+                .await
+                .ok()
+                .and_then(|c| c.state)
+                .and_then(|s| s.running)
+                .unwrap_or(false),
+            Err(_) => false,
+        }
     }
 
     async fn container(&self, node: &str) -> Result<String, BackendError> {
@@ -114,6 +173,24 @@ impl ComposeBackend {
         node: &str,
         id: &str,
     ) -> Result<(String, Option<String>), BackendError> {
+        self.address_on(node, id, &self.main_network()).await
+    }
+
+    fn main_network(&self) -> String {
+        format!("{}_testnet", self.project)
+    }
+
+    fn partition_network(&self, i: usize) -> String {
+        format!("{}_partition{i}", self.project)
+    }
+
+    /// The node's address on `wanted`.
+    async fn address_on(
+        &self,
+        node: &str,
+        id: &str,
+        wanted: &str,
+    ) -> Result<(String, Option<String>), BackendError> {
         let c = self
             .docker
             .inspect_container(id, None)
@@ -123,7 +200,7 @@ impl ComposeBackend {
             .network_settings
             .and_then(|s| s.networks)
             .unwrap_or_default();
-        let wanted = format!("{}_testnet", self.project);
+        let wanted = wanted.to_string();
         let ip = networks
             .get(&wanted)
             .and_then(|e| e.ip_address.clone())
@@ -132,8 +209,12 @@ impl ComposeBackend {
     }
 
     async fn client(&self, node: &str) -> Result<NodeClient, BackendError> {
+        self.client_on(node, &self.main_network()).await
+    }
+
+    async fn client_on(&self, node: &str, network: &str) -> Result<NodeClient, BackendError> {
         let id = self.container(node).await?;
-        let (network, ip) = self.network(node, &id).await?;
+        let (network, ip) = self.address_on(node, &id, network).await?;
         let ip = ip.ok_or_else(|| err(node, "address", format!("not on network {network}")))?;
         NodeClient::new(
             node,
@@ -167,6 +248,68 @@ impl Backend for ComposeBackend {
             out.push(self.client(n).await);
         }
         out
+    }
+
+    fn supports_partitions(&self) -> bool {
+        true
+    }
+
+    async fn partition(
+        &mut self,
+        groups: &[Vec<String>],
+    ) -> Result<Vec<(String, NodeClient)>, BackendError> {
+        let main = self.main_network();
+        let mut moved = Vec::new();
+        for (i, group) in groups.iter().enumerate() {
+            let net = self.partition_network(i);
+            self.docker
+                .create_network(NetworkCreateRequest {
+                    name: net.clone(),
+                    driver: Some("bridge".into()),
+                    labels: Some(HashMap::from([(
+                        "io.luxtensor.partition".to_string(),
+                        self.project.clone(),
+                    )])),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| err("*", "create partition network", e))?;
+            for node in group {
+                // A node not started yet starts later among the nodes in no group.
+                if !self.is_running(node).await {
+                    continue;
+                }
+                self.move_node(node, &main, &net).await?;
+                moved.push((node.clone(), self.client_on(node, &net).await?));
+            }
+        }
+        Ok(moved)
+    }
+
+    async fn heal_partition(
+        &mut self,
+        groups: &[Vec<String>],
+    ) -> Result<Vec<(String, NodeClient)>, BackendError> {
+        let main = self.main_network();
+        let mut moved = Vec::new();
+        for (i, group) in groups.iter().enumerate() {
+            let net = self.partition_network(i);
+            for node in group {
+                let Ok(id) = self.container(node).await else {
+                    continue;
+                };
+                if self.address_on(node, &id, &net).await?.1.is_none() {
+                    continue;
+                }
+                self.move_node(node, &net, &main).await?;
+                moved.push((node.clone(), self.client(node).await?));
+            }
+            self.docker
+                .remove_network(&net)
+                .await
+                .map_err(|e| err("*", "remove partition network", e))?;
+        }
+        Ok(moved)
     }
 
     async fn fault(&mut self, node: &str, fault: Fault) -> Result<(), BackendError> {

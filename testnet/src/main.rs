@@ -172,7 +172,7 @@ async fn run(
         m.compose_path()
     );
     // A killed earlier run may have left the project behind.
-    backend.down().map_err(anyhow::Error::msg)?;
+    backend.down().await.map_err(anyhow::Error::msg)?;
     let report = tokio::select! {
         r = testkit::runner::run(&m, &mut backend, opts) => Some(r),
         _ = tokio::signal::ctrl_c() => None,
@@ -192,7 +192,7 @@ async fn run(
             "kept: docker compose -p {project} -f {} down -v removes it",
             m.compose_path()
         );
-    } else if let Err(e) = backend.down() {
+    } else if let Err(e) = backend.down().await {
         eprintln!("{e}");
     }
     Ok(passed)

@@ -29,9 +29,9 @@ use crate::chain::{Hash, Header, Transaction};
 pub const MAX_BODY_TXS: usize = 100_000;
 
 /// HTTP/2 ping interval on connections to peers.
-pub const PEER_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(2);
+pub const PEER_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
 /// A peer connection whose ping is not answered within this is closed.
-pub const PEER_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(3);
+pub const PEER_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Timeouts for gRPC peers.
 #[derive(Clone, Debug)]
