@@ -32,6 +32,17 @@ pub struct BackendError {
     pub detail: String,
 }
 
+impl BackendError {
+    /// A network-wide operation the backend does not offer.
+    pub fn not_offered(op: &'static str) -> Self {
+        Self {
+            node: "*".into(),
+            op,
+            detail: "not offered by this backend".into(),
+        }
+    }
+}
+
 /// Where the nodes run: starts them and applies faults. Every method waits until the operation is
 /// done (a started node answers gRPC health, a healed one is running again).
 pub trait Backend: Send {
@@ -87,13 +98,7 @@ pub trait Backend: Send {
         &mut self,
         _groups: &[Vec<String>],
     ) -> impl Future<Output = Result<Vec<(String, NodeClient)>, BackendError>> + Send {
-        async {
-            Err(BackendError {
-                node: "*".into(),
-                op: "partition",
-                detail: "not offered".into(),
-            })
-        }
+        async { Err(BackendError::not_offered("partition")) }
     }
 
     /// Ends the partition: every node on one network again; returns fresh clients of the nodes
@@ -102,13 +107,7 @@ pub trait Backend: Send {
         &mut self,
         _groups: &[Vec<String>],
     ) -> impl Future<Output = Result<Vec<(String, NodeClient)>, BackendError>> + Send {
-        async {
-            Err(BackendError {
-                node: "*".into(),
-                op: "heal partition",
-                detail: "not offered".into(),
-            })
-        }
+        async { Err(BackendError::not_offered("heal partition")) }
     }
 
     /// Whether the backend can apply `fault` (a perturbation it cannot is skipped, and the report

@@ -10,10 +10,9 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::process::Command;
 
 use bollard::Docker;
-use bollard::models::{NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest};
+use bollard::models::NetworkCreateRequest;
 use bollard::query_parameters::{
     KillContainerOptions, ListContainersOptions, ListNetworksOptions, RemoveContainerOptions,
     StatsOptions, StopContainerOptions,
@@ -24,6 +23,7 @@ use testkit::manifest::Fault;
 use testkit::runner::{Backend, BackendError};
 
 use crate::compose::GRPC_PORT;
+use crate::engine::{docker_cli, err, join, leave};
 
 /// A manifest's network under Docker Compose.
 pub struct ComposeBackend {
@@ -32,14 +32,6 @@ pub struct ComposeBackend {
     file: PathBuf,
     token: String,
     image: Option<String>,
-}
-
-fn err(node: &str, op: &'static str, detail: impl std::fmt::Display) -> BackendError {
-    BackendError {
-        node: node.to_string(),
-        op,
-        detail: detail.to_string(),
-    }
 }
 
 impl ComposeBackend {
@@ -62,25 +54,10 @@ impl ComposeBackend {
 
     /// `docker compose -p PROJECT -f FILE ARGS…`.
     pub fn compose(&self, args: &[&str], image: Option<&str>) -> Result<String, String> {
-        let mut cmd = Command::new("docker");
-        cmd.args(["compose", "-p", &self.project, "-f"])
-            .arg(&self.file)
-            .args(args);
-        if let Some(image) = image.or(self.image.as_deref()) {
-            cmd.env("LUXTENSOR_IMAGE", image);
-        }
-        let out = cmd
-            .output()
-            .map_err(|e| format!("running docker compose: {e}"))?;
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-        } else {
-            Err(format!(
-                "docker compose {} failed: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            ))
-        }
+        let file = self.file.display().to_string();
+        let mut all = vec!["compose", "-p", &self.project, "-f", &file];
+        all.extend_from_slice(args);
+        docker_cli(&all, image.or(self.image.as_deref()))
     }
 
     /// Removes the project's containers, networks (partition networks too) and volumes.
@@ -105,29 +82,8 @@ impl ComposeBackend {
     /// Moves `node`'s container from network `from` to `to`, where it answers to its name.
     async fn move_node(&self, node: &str, from: &str, to: &str) -> Result<(), BackendError> {
         let id = self.container(node).await?;
-        self.docker
-            .disconnect_network(
-                from,
-                NetworkDisconnectRequest {
-                    container: id.clone(),
-                    force: Some(true),
-                },
-            )
-            .await
-            .map_err(|e| err(node, "leave network", e))?;
-        self.docker
-            .connect_network(
-                to,
-                NetworkConnectRequest {
-                    container: id,
-                    endpoint_config: Some(bollard::models::EndpointSettings {
-                        aliases: Some(vec![node.to_string()]),
-                        ..Default::default()
-                    }),
-                },
-            )
-            .await
-            .map_err(|e| err(node, "join network", e))
+        leave(&self.docker, node, &id, from).await?;
+        join(&self.docker, node, &id, to).await
     }
 
     /// Whether `node` has a running container.
@@ -166,14 +122,6 @@ impl ComposeBackend {
             .into_iter()
             .find_map(|c| c.id)
             .ok_or_else(|| err(node, "find container", "no container for this service"))
-    }
-
-    async fn network(
-        &self,
-        node: &str,
-        id: &str,
-    ) -> Result<(String, Option<String>), BackendError> {
-        self.address_on(node, id, &self.main_network()).await
     }
 
     fn main_network(&self) -> String {
@@ -334,18 +282,7 @@ impl Backend for ComposeBackend {
                 .pause_container(&id)
                 .await
                 .map_err(|e| err(node, "pause", e)),
-            Fault::Disconnect => {
-                let (network, _) = self.network(node, &id).await?;
-                d.disconnect_network(
-                    &network,
-                    NetworkDisconnectRequest {
-                        container: id.clone(),
-                        force: Some(true),
-                    },
-                )
-                .await
-                .map_err(|e| err(node, "disconnect", e))
-            }
+            Fault::Disconnect => leave(d, node, &id, &self.main_network()).await,
             Fault::Upgrade => {
                 d.stop_container(
                     &id,
@@ -393,20 +330,7 @@ impl Backend for ComposeBackend {
             }
             Fault::Disconnect => {
                 let id = self.container(node).await?;
-                let network = format!("{}_testnet", self.project);
-                self.docker
-                    .connect_network(
-                        &network,
-                        NetworkConnectRequest {
-                            container: id,
-                            endpoint_config: Some(bollard::models::EndpointSettings {
-                                aliases: Some(vec![node.to_string()]),
-                                ..Default::default()
-                            }),
-                        },
-                    )
-                    .await
-                    .map_err(|e| err(node, "reconnect", e))?;
+                join(&self.docker, node, &id, &self.main_network()).await?;
             }
             Fault::Upgrade => {
                 self.compose(&["up", "-d", "--no-deps", "--no-build", node], image)
@@ -418,7 +342,7 @@ impl Backend for ComposeBackend {
 
     async fn memory(&self, node: &str) -> Option<u64> {
         let id = self.container(node).await.ok()?;
-        if let Some(bytes) = cgroup_memory(&id) {
+        if let Some(bytes) = crate::engine::cgroup_memory(&id) {
             return Some(bytes);
         }
         let stats = self
@@ -444,36 +368,4 @@ impl Backend for ComposeBackend {
         });
         Some(usage.saturating_sub(cache.unwrap_or(0)))
     }
-}
-
-/// What `docker stats` shows for container `id` (usage without the inactive page cache), read
-/// from the cgroup files when the engine runs on this host (cgroup v1 with the cgroupfs driver,
-/// or v2 with either driver): one file read instead of a stats call that samples for a second.
-pub(crate) fn cgroup_memory(id: &str) -> Option<u64> {
-    let read = |p: String| std::fs::read_to_string(p).ok();
-    let field = |stat: &str, key: &str| {
-        stat.lines()
-            .find_map(|l| l.strip_prefix(key)?.trim().parse::<u64>().ok())
-    };
-    let v1 = format!("/sys/fs/cgroup/memory/docker/{id}");
-    if let (Some(usage), Some(stat)) = (
-        read(format!("{v1}/memory.usage_in_bytes")),
-        read(format!("{v1}/memory.stat")),
-    ) {
-        let usage: u64 = usage.trim().parse().ok()?;
-        return Some(usage.saturating_sub(field(&stat, "total_inactive_file ").unwrap_or(0)));
-    }
-    for dir in [
-        format!("/sys/fs/cgroup/system.slice/docker-{id}.scope"),
-        format!("/sys/fs/cgroup/docker/{id}"),
-    ] {
-        if let (Some(usage), Some(stat)) = (
-            read(format!("{dir}/memory.current")),
-            read(format!("{dir}/memory.stat")),
-        ) {
-            let usage: u64 = usage.trim().parse().ok()?;
-            return Some(usage.saturating_sub(field(&stat, "inactive_file ").unwrap_or(0)));
-        }
-    }
-    None
 }

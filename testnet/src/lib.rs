@@ -10,6 +10,7 @@
 
 pub mod compose;
 pub mod compose_backend;
+mod engine;
 pub mod files;
 pub mod kubernetes;
 pub mod swarm;

@@ -12,16 +12,15 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
-use bollard::models::{NetworkConnectRequest, NetworkDisconnectRequest};
 use bollard::query_parameters::{KillContainerOptions, ListContainersOptions};
 use testkit::NodeClient;
 use testkit::manifest::{Fault, Manifest};
 use testkit::runner::{Backend, BackendError};
 
+use crate::engine::{docker_cli, err, join, leave};
 use crate::swarm::{FOLLOWERS, host_port};
 
 /// A manifest's network as a stack on a single-node swarm.
@@ -32,14 +31,6 @@ pub struct SwarmBackend {
     manifest: Manifest,
     image: Option<String>,
     replaced: HashMap<String, String>,
-}
-
-fn err(node: &str, op: &'static str, detail: impl std::fmt::Display) -> BackendError {
-    BackendError {
-        node: node.to_string(),
-        op,
-        detail: detail.to_string(),
-    }
 }
 
 /// How long Swarm gets to bring a task up.
@@ -64,21 +55,7 @@ impl SwarmBackend {
     }
 
     fn docker_cli(&self, args: &[&str]) -> Result<String, String> {
-        let mut cmd = Command::new("docker");
-        cmd.args(args);
-        if let Some(image) = &self.image {
-            cmd.env("LUXTENSOR_IMAGE", image);
-        }
-        let out = cmd.output().map_err(|e| format!("running docker: {e}"))?;
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-        } else {
-            Err(format!(
-                "docker {} failed: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            ))
-        }
+        docker_cli(args, self.image.as_deref())
     }
 
     fn service(&self, node: &str) -> String {
@@ -289,16 +266,7 @@ impl Backend for SwarmBackend {
                 }
             }
             Fault::Disconnect => {
-                self.docker
-                    .disconnect_network(
-                        &format!("{}_testnet", self.stack),
-                        NetworkDisconnectRequest {
-                            container: id.clone(),
-                            force: Some(true),
-                        },
-                    )
-                    .await
-                    .map_err(|e| err(node, "disconnect", e))?;
+                leave(&self.docker, node, &id, &format!("{}_testnet", self.stack)).await?;
             }
         }
         self.replaced.insert(node.to_string(), id);
@@ -326,19 +294,7 @@ impl Backend for SwarmBackend {
             }
             Fault::Disconnect => {
                 let id = old.ok_or_else(|| err(node, "reconnect", "no cut container"))?;
-                self.docker
-                    .connect_network(
-                        &format!("{}_testnet", self.stack),
-                        NetworkConnectRequest {
-                            container: id,
-                            endpoint_config: Some(bollard::models::EndpointSettings {
-                                aliases: Some(vec![node.to_string()]),
-                                ..Default::default()
-                            }),
-                        },
-                    )
-                    .await
-                    .map_err(|e| err(node, "reconnect", e))?;
+                join(&self.docker, node, &id, &format!("{}_testnet", self.stack)).await?;
             }
             Fault::Pause => {
                 let id = old.ok_or_else(|| err(node, "unpause", "no paused container"))?;
@@ -357,6 +313,6 @@ impl Backend for SwarmBackend {
 
     async fn memory(&self, node: &str) -> Option<u64> {
         let id = self.containers(Some(node), true).await.into_iter().next()?;
-        crate::compose_backend::cgroup_memory(&id)
+        crate::engine::cgroup_memory(&id)
     }
 }
