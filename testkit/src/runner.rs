@@ -783,7 +783,10 @@ async fn included(
                 *last.lock().expect("lock") = format!("{} pending", t.pending);
                 None
             }
-            Err(KitError::Diverged(e)) if e.contains("included") => {
+            // In two final blocks cannot heal; "nowhere" can (a block above the lowest final
+            // height, or a transaction a reorg put back that is on its way), so it is retried
+            // until the deadline and reported then.
+            Err(KitError::Diverged(e)) if e.contains("included") && e.contains(" times") => {
                 Some(Err(KitError::Diverged(e)))
             }
             Err(e) => {
