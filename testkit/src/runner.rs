@@ -504,8 +504,8 @@ pub async fn run<B: Backend>(m: &Manifest, backend: &mut B, opts: &RunOptions) -
                         .iter()
                         .any(|t| !matches!(t.state, NodeState::Running | NodeState::NotStarted));
                 if busy {
-                    k += 1;
-                    continue;
+                    // Later events wait too: the schedule stays in order past a partition.
+                    break;
                 }
                 say(format!("{e}"));
                 match backend.partition(groups).await {
