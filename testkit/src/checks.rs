@@ -306,18 +306,23 @@ impl FinalityWatch {
         let mut now = std::collections::BTreeMap::new();
         for n in nodes {
             let Ok(s) = n.status().await else { continue };
-            let mut seen = self.seen.lock().expect("finality watch lock");
-            let before = seen.entry(n.name.clone()).or_insert(0);
-            if s.finalized_height < *before {
-                return Err(KitError::Diverged(format!(
-                    "{}: finalized height went down from {} to {}",
-                    n.name, before, s.finalized_height
-                )));
-            }
-            *before = s.finalized_height;
+            self.record(&n.name, s.finalized_height)?;
             now.insert(n.name.clone(), s.finalized_height);
         }
         Ok(now)
+    }
+
+    /// Records that `node` reported `finalized`; an error when it reported more before.
+    pub fn record(&self, node: &str, finalized: u64) -> Result<(), KitError> {
+        let mut seen = self.seen.lock().expect("finality watch lock");
+        let before = seen.entry(node.to_string()).or_insert(0);
+        if finalized < *before {
+            return Err(KitError::Diverged(format!(
+                "{node}: finalized height went down from {before} to {finalized}"
+            )));
+        }
+        *before = finalized;
+        Ok(())
     }
 }
 

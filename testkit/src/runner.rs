@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::checks::{Converged, converge_final, tally_transactions, wait_for};
+use crate::checks::{Converged, FinalityWatch, converge_final, tally_transactions, wait_for};
 use crate::client::{KitError, NodeClient};
 use crate::load::{self, LoadPlan, LoadReport};
 use crate::manifest::{Check, Fault, Manifest, Role};
@@ -407,13 +407,14 @@ pub async fn run<B: Backend>(m: &Manifest, backend: &mut B, opts: &RunOptions) -
     let mut last_event = began;
     let load_until = m.load.as_ref().map(|l| l.until_height);
     let mut partitioned: Option<(Vec<Vec<String>>, Instant)> = None;
+    let finality = FinalityWatch::default();
     loop {
         let now = Instant::now();
         if now >= run_deadline {
             report.error = Some(format!("the run did not finish within {}", m.run.timeout));
             break;
         }
-        poll(&mut nodes).await;
+        poll(&mut nodes, &finality).await;
         let top = nodes.iter().filter_map(|t| t.height).max().unwrap_or(0);
         head.store(top, Ordering::Relaxed);
         for t in &mut nodes {
@@ -836,7 +837,7 @@ async fn ready(
     Ok(())
 }
 
-async fn poll(nodes: &mut [Tracked]) {
+async fn poll(nodes: &mut [Tracked], finality: &FinalityWatch) {
     let asks = nodes.iter().map(|t| {
         let client = t.client.clone().filter(|_| t.state == NodeState::Running);
         async move {
@@ -852,13 +853,10 @@ async fn poll(nodes: &mut [Tracked]) {
         match s {
             Some(s) => {
                 t.height = Some(s.height);
-                if s.finalized_height < t.finalized && t.finality_error.is_none() {
-                    t.finality_error = Some(format!(
-                        "{}: finalized height went down from {} to {}",
-                        t.name, t.finalized, s.finalized_height
-                    ));
+                if let Err(e) = finality.record(&t.name, s.finalized_height) {
+                    t.finality_error.get_or_insert(e.to_string());
                 }
-                t.finalized = t.finalized.max(s.finalized_height);
+                t.finalized = s.finalized_height;
                 t.reorgs = t.reorgs.max(s.reorgs);
             }
             None if t.state != NodeState::Running => t.height = None,
