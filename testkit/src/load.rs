@@ -23,8 +23,6 @@ pub struct LoadReport {
     pub accepted: Vec<String>,
     /// Refusals by the node's reason (or transport failures), which the load retried.
     pub refused: BTreeMap<String, u64>,
-    /// Ticks skipped because the previous submission was still running.
-    pub late_ticks: u64,
 }
 
 /// Load settings.

@@ -161,7 +161,8 @@ struct Tracked {
     started: Option<(Instant, u64)>,
     caught_up: Option<Duration>,
     peak_memory: Option<u64>,
-    pending_heal: Option<(Fault, Option<String>)>,
+    /// The image an upgrade under way comes back on.
+    heal_image: Option<String>,
     finality_error: Option<String>,
     reorgs: u64,
 }
@@ -319,7 +320,7 @@ pub async fn run<B: Backend>(m: &Manifest, backend: &mut B, opts: &RunOptions) -
             started: None,
             caught_up: None,
             peak_memory: None,
-            pending_heal: None,
+            heal_image: None,
             finality_error: None,
             reorgs: 0,
         })
@@ -438,7 +439,7 @@ pub async fn run<B: Backend>(m: &Manifest, backend: &mut B, opts: &RunOptions) -
             if let NodeState::Faulted(fault, until) = t.state.clone()
                 && Instant::now() >= until
             {
-                let image = t.pending_heal.take().and_then(|(_, img)| img);
+                let image = t.heal_image.take();
                 let name = t.name.clone();
                 match backend.heal(&name, fault, image.as_deref()).await {
                     Ok(client) => {
@@ -568,7 +569,7 @@ pub async fn run<B: Backend>(m: &Manifest, backend: &mut B, opts: &RunOptions) -
                     }
                     let until = Instant::now() + m.slot() * *slots;
                     nodes[i].state = NodeState::Faulted(*fault, until);
-                    nodes[i].pending_heal = Some((*fault, image.clone()));
+                    nodes[i].heal_image = image.clone();
                     nodes[i].height = None;
                     report.applied.push((began.elapsed(), e.to_string()));
                     last_event = Instant::now();
